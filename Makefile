@@ -1,0 +1,82 @@
+# Opvoedmaatje. `make run` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := $(shell cat .python-version)
+BASE_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/$(PYTHON_VERSION)/bin/python) $(shell command -v python3.10 2>/dev/null))
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+INSTALLED := $(VENV)/.installed
+LANGUAGE := .spacy/pipeline
+MODEL := models/opvoedmaatje.tar.gz
+# nl_core_news_sm is not on PyPI: installed from its release where that is reachable.
+NL_CORE_URL := https://github.com/explosion/spacy-models/releases/download/nl_core_news_sm-3.4.0/nl_core_news_sm-3.4.0-py3-none-any.whl
+TRAINING_INPUTS := config.yml domain.yml $(LANGUAGE) $(shell find data -name '*.yml' 2>/dev/null)
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+# config.yml and endpoints.yml read these (see README "Configuration").
+RASA_ENV = env OPVOED_SPACY_MODEL=$$(cat $(LANGUAGE)) $$($(PY) -m bot.settings env)
+
+.PHONY: help install language train run test validate test-stories catalogue-check clean eval
+
+help:
+	@echo "make run    install what is missing, train if needed, start the assistant"
+	@echo "make test   install what is missing, train if needed, run every test"
+	@echo "make catalogue-check CATALOGUE=path   validate a support catalogue"
+
+$(PY):
+	@test -n "$(BASE_PYTHON)" || { echo "Python $(PYTHON_VERSION) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
+	$(BASE_PYTHON) -m venv $(VENV)
+
+$(INSTALLED): requirements.txt requirements-dev.txt constraints.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade "pip<25" wheel
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+install: $(INSTALLED)
+
+# The Dutch language layer (bot/language.py): the name of the pipeline to train with.
+$(LANGUAGE): $(INSTALLED) bot/language.py
+	@$(PY) -c "import nl_core_news_sm" 2>/dev/null || test -e $(VENV)/.nl-core-tried || { \
+	  $(PY) -m pip install --quiet --no-deps --timeout 10 --retries 0 "nl_core_news_sm @ $(NL_CORE_URL)" \
+	    || echo "nl_core_news_sm 3.4.0 could not be installed here: using the project's own Dutch pipeline."; \
+	  touch $(VENV)/.nl-core-tried; }
+	@mkdir -p $(dir $@)
+	$(PY) -m bot.language resolve > $@.tmp && mv $@.tmp $@
+	@echo "Dutch pipeline: $$(cat $@)"
+
+language: $(LANGUAGE)
+
+$(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
+	@echo "Training (data or config changed)..."
+	$(RASA_ENV) $(RASA) train --fixed-model-name opvoedmaatje --out models --quiet
+	@touch $@
+
+train: $(MODEL)
+
+run: $(MODEL)
+	$(RASA_ENV) $(PY) -m bot.serve --model $(MODEL)
+
+validate: $(LANGUAGE)
+	$(RASA_ENV) $(RASA) data validate --fail-on-warnings
+
+test-stories: $(MODEL)
+	$(RASA_ENV) $(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
+	  --fail-on-prediction-errors --out reports/test-stories
+
+test: validate $(MODEL)
+	$(RASA_ENV) $(PY) -m pytest
+	$(MAKE) --no-print-directory test-stories
+
+catalogue-check: $(INSTALLED)
+	@test -n "$(CATALOGUE)" || { echo "usage: make catalogue-check CATALOGUE=path/to/catalogue.yml"; exit 2; }
+	$(PY) -m bot.catalogue.check "$(CATALOGUE)"
+
+clean:
+	rm -rf models .spacy var reports/test-stories
+
+# Issue 3/8: NLU quality on the held-out set, this pipeline against Rasa's default.
+eval: $(LANGUAGE)
+	$(RASA_ENV) $(PY) -m bot.evaluation --out reports

@@ -1,0 +1,76 @@
+"""Thin rasa-sdk actions: translate the tracker for ``bot.dialogue`` and its outcome back."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import dialogue
+from bot.catalogue import load_catalogue
+
+
+def _current_session(tracker: Tracker) -> List[Dict[Text, Any]]:
+    events = tracker.events or []
+    starts = [i for i, e in enumerate(events) if e.get("event") == "session_started"]
+    return events[starts[-1] + 1:] if starts else list(events)
+
+
+def conversation_of(tracker: Tracker) -> dialogue.Conversation:
+    session = _current_session(tracker)
+    user_texts = [e.get("text") or "" for e in session if e.get("event") == "user"]
+    return dialogue.Conversation(
+        slots=tracker.current_slot_values(),
+        history=tuple(user_texts[:-1]),
+        has_replied=any(e.get("event") == "bot" for e in session),
+    )
+
+
+def message_of(tracker: Tracker) -> dialogue.Message:
+    latest = tracker.latest_message or {}
+    return dialogue.Message(
+        text=latest.get("text") or "",
+        intent=(latest.get("intent") or {}).get("name"),
+        entities=tuple(latest.get("entities") or ()),
+    )
+
+
+def deliver(outcome: dialogue.Outcome, dispatcher: CollectingDispatcher) -> List[Dict[Text, Any]]:
+    for reply in outcome.replies:
+        buttons = [{"title": title, "payload": payload} for title, payload in reply.buttons]
+        dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+    return [SlotSet(name, value) for name, value in outcome.slots.items()]
+
+
+class ActionRespond(Action):
+    def name(self) -> Text:
+        return "action_respond"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        return deliver(dialogue.respond(conversation_of(tracker), message_of(tracker)), dispatcher)
+
+
+class ActionMoreTips(Action):
+    def name(self) -> Text:
+        return "action_more_tips"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        return deliver(dialogue.more_tips(conversation_of(tracker)), dispatcher)
+
+
+class ActionSupportNearby(Action):
+    def name(self) -> Text:
+        return "action_support_nearby"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        outcome = dialogue.support_nearby(conversation_of(tracker), message_of(tracker), load_catalogue())
+        return deliver(outcome, dispatcher)
+
+
+class ActionHumanContact(Action):
+    def name(self) -> Text:
+        return "action_human_contact"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        return deliver(dialogue.human_contact(conversation_of(tracker), load_catalogue()), dispatcher)

@@ -1,0 +1,78 @@
+"""Tables of the case store (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them.
+
+Change a table here AND add a migration (``migrations/versions``); ``tests/test_cases.py``
+checks that the migrated schema matches these definitions.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+STATUSES = ("open", "claimed", "closed")
+SEVERITIES = ("normaal", "aandacht", "crisis")
+CONTACT_PREFERENCES = ("chat", "phone", "whatsapp", "email")
+ROLES = ("professional", "admin")
+AUDIT_ACTIONS = (
+    "created", "viewed", "claimed", "replied", "closed", "deleted",
+    "user_created", "user_deactivated", "user_activated", "password_changed",
+)
+VERSION_TABLE = "cases_alembic_version"
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+console_users = sa.Table(
+    "console_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(100), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.CheckConstraint(_in("role", ROLES), name="ck_console_users_role"),
+)
+
+# A structured summary in the shape of Meldcode step 1 (signals), nothing more.
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("conversation_id", sa.String(255), nullable=False, index=True),
+    sa.Column("channel", sa.String(32)),
+    sa.Column("municipality", sa.String(100)),
+    sa.Column("topic", sa.String(40)),
+    sa.Column("age_months", sa.Integer),
+    sa.Column("phase", sa.String(8)),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("signal", sa.String(24)),
+    sa.Column("words_consent", sa.Boolean, nullable=False, default=False),
+    sa.Column("parent_words", sa.Text),  # JSON list of strings; only with words_consent
+    sa.Column("contact_preference", sa.String(16), nullable=False),
+    sa.Column("contact_detail", sa.String(254)),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("assigned_to", sa.Integer, sa.ForeignKey("console_users.id", ondelete="SET NULL")),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("claimed_at", sa.DateTime),
+    sa.Column("closed_at", sa.DateTime),
+    sa.CheckConstraint(_in("status", STATUSES), name="ck_cases_status"),
+    sa.CheckConstraint(_in("severity", SEVERITIES), name="ck_cases_severity"),
+    sa.CheckConstraint(_in("contact_preference", CONTACT_PREFERENCES), name="ck_cases_contact"),
+    sa.CheckConstraint("words_consent OR parent_words IS NULL", name="ck_cases_words_consent"),
+)
+
+# Who did what on which case, and when. No content: rows outlive the case they name.
+case_audit = sa.Table(
+    "case_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(254), nullable=False),
+    sa.Column("action", sa.String(24), nullable=False),
+    sa.Column("case_id", sa.String(32), index=True),
+    sa.CheckConstraint(_in("action", AUDIT_ACTIONS), name="ck_case_audit_action"),
+)

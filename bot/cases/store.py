@@ -1,0 +1,506 @@
+"""The case store: cases handed to a professional, console users and the audit log.
+
+SQLite by default (``var/cases.db``), PostgreSQL through ``CASE_STORE_URL=postgresql://...``.
+The schema is migrated with Alembic at start (`CaseStore.from_url` -> `migrate`). Methods
+return frozen dataclasses, never ORM rows. Times are stored as naive UTC and returned as
+timezone-aware UTC datetimes.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .schema import (
+    AUDIT_ACTIONS, CONTACT_PREFERENCES, ROLES, SEVERITIES, case_audit, cases, console_users,
+)
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+DEFAULT_URL = f"sqlite:///{VAR_DIR / 'cases.db'}"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+URL_ENV = "CASE_STORE_URL"
+RETENTION_ENV = "CASE_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 90
+SYSTEM_ACTOR = "system"
+URGENCY_RANK = {"crisis": 0, "aandacht": 1, "normaal": 2}
+
+
+class CaseError(Exception):
+    """A case operation that cannot be done (unknown case, wrong status)."""
+
+
+class ClaimConflict(CaseError):
+    """The case is not open any more: someone else claimed or closed it."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _to_db(when: Optional[datetime]) -> Optional[datetime]:
+    """Aware -> naive UTC; naive values are taken as UTC already."""
+    if when is None:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    return when
+
+
+def _from_db(when: Optional[datetime]) -> Optional[datetime]:
+    return when.replace(tzinfo=timezone.utc) if when is not None else None
+
+
+@dataclass(frozen=True)
+class Case:
+    """A structured summary for the professional (Meldcode step 1), nothing more."""
+
+    id: str
+    conversation_id: str
+    channel: Optional[str]
+    municipality: Optional[str]
+    topic: Optional[str]
+    age_months: Optional[int]
+    phase: Optional[str]
+    severity: str
+    signal: Optional[str]
+    words_consent: bool
+    parent_words: tuple[str, ...]
+    contact_preference: str
+    contact_detail: Optional[str]
+    status: str
+    assigned_to: Optional[int]
+    assigned_name: Optional[str]
+    created_at: datetime
+    claimed_at: Optional[datetime]
+    closed_at: Optional[datetime]
+
+    @property
+    def anonymous(self) -> bool:
+        """No way to reach the parent outside the conversation was given."""
+        return self.contact_detail is None
+
+    @property
+    def urgency_rank(self) -> int:
+        return URGENCY_RANK.get(self.severity, 3)
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    display_name: str
+    password_hash: str
+    role: str
+    active: bool
+    created_at: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    case_id: Optional[str]
+
+
+def store_url(environ: Mapping[str, str] = os.environ) -> str:
+    """CASE_STORE_URL (``postgres://`` accepted as ``postgresql://``), else var/cases.db."""
+    url = (environ.get(URL_ENV) or "").strip() or DEFAULT_URL
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def create_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for the case store; SQLite files get WAL, foreign keys and a busy timeout."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"check_same_thread": False, "timeout": 30, **kwargs.pop("connect_args", {})}
+        engine = sa.create_engine(url, connect_args=connect_args, future=True, **kwargs)
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            if parsed.database and parsed.database != ":memory:":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, future=True, **kwargs)
+
+
+def retention_days(environ: Mapping[str, str] = os.environ) -> int:
+    """CASE_RETENTION_DAYS, else the catalogue's ``municipality.retention_days``, else 90."""
+    raw = (environ.get(RETENTION_ENV) or "").strip()
+    if raw:
+        try:
+            days = int(raw)
+            if days > 0:
+                return days
+        except ValueError:
+            pass
+        logger.warning("%s is not a positive whole number; ignored", RETENTION_ENV)
+    try:
+        from bot.catalogue.model import load_catalogue
+
+        municipality = load_catalogue().municipality
+        if municipality is not None and municipality.retention_days:
+            return int(municipality.retention_days)
+    except Exception:  # the catalogue is optional here; any failure means "not set"
+        logger.debug("no retention period in the catalogue")
+    return DEFAULT_RETENTION_DAYS
+
+
+class CaseStore:
+    """Cases, console users and the audit log in one database."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: Optional[str] = None, migrate: bool = True, **engine_kwargs: Any) -> "CaseStore":
+        store = cls(create_engine(url or store_url(), **engine_kwargs))
+        if migrate:
+            store.migrate()
+        return store
+
+    # --- schema ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        """One migrating process at a time on a SQLite file (the web and action servers start
+        together); held until the migration is committed."""
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate-lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _run_alembic(self, direction: str, revision: str) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self._file_lock():
+            with self.engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    # released at commit: a second process waits, then finds the schema done
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(7342001)"))
+                config.attributes["connection"] = connection
+                getattr(command, direction)(config, revision)
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision` (``alembic upgrade head``)."""
+        self._run_alembic("upgrade", revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to `revision` ('base' drops every table of the store)."""
+        self._run_alembic("downgrade", revision)
+
+    def current_revision(self) -> Optional[str]:
+        from alembic.runtime.migration import MigrationContext
+
+        from .schema import VERSION_TABLE
+
+        with self.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+            return context.get_current_revision()
+
+    # --- rows -> dataclasses ----------------------------------------------------------------
+
+    @staticmethod
+    def _case(row: Any) -> Case:
+        words: tuple[str, ...] = ()
+        if row.parent_words:
+            try:
+                words = tuple(str(w) for w in json.loads(row.parent_words))
+            except (ValueError, TypeError):
+                words = ()
+        return Case(
+            id=row.id, conversation_id=row.conversation_id, channel=row.channel,
+            municipality=row.municipality, topic=row.topic, age_months=row.age_months,
+            phase=row.phase, severity=row.severity, signal=row.signal,
+            words_consent=bool(row.words_consent), parent_words=words,
+            contact_preference=row.contact_preference, contact_detail=row.contact_detail,
+            status=row.status, assigned_to=row.assigned_to,
+            assigned_name=getattr(row, "assigned_name", None),
+            created_at=_from_db(row.created_at), claimed_at=_from_db(row.claimed_at),
+            closed_at=_from_db(row.closed_at),
+        )
+
+    @staticmethod
+    def _user(row: Any) -> User:
+        return User(id=row.id, email=row.email, display_name=row.display_name,
+                    password_hash=row.password_hash, role=row.role, active=bool(row.active),
+                    created_at=_from_db(row.created_at))
+
+    def _case_query(self) -> sa.sql.Select:
+        joined = cases.outerjoin(console_users, cases.c.assigned_to == console_users.c.id)
+        return sa.select(cases, console_users.c.display_name.label("assigned_name")).select_from(joined)
+
+    # --- audit -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _audit(connection: Connection, action: str, actor: str, case_id: Optional[str],
+               now: Optional[datetime]) -> None:
+        if action not in AUDIT_ACTIONS:
+            raise ValueError(f"unknown audit action {action!r}")
+        connection.execute(case_audit.insert().values(
+            at=_to_db(now or utcnow()), actor=(actor or SYSTEM_ACTOR)[:254], action=action,
+            case_id=case_id,
+        ))
+
+    def audit(self, action: str, actor: str, case_id: Optional[str] = None,
+              now: Optional[datetime] = None) -> None:
+        """Record who did what on which case (no content)."""
+        with self.engine.begin() as connection:
+            self._audit(connection, action, actor, case_id, now)
+
+    def audit_log(self, case_id: Optional[str] = None, limit: int = 500) -> list[AuditEntry]:
+        """Newest first."""
+        query = sa.select(case_audit).order_by(case_audit.c.at.desc(), case_audit.c.id.desc()).limit(limit)
+        if case_id is not None:
+            query = query.where(case_audit.c.case_id == case_id)
+        with self.engine.connect() as connection:
+            return [AuditEntry(r.id, _from_db(r.at), r.actor, r.action, r.case_id)
+                    for r in connection.execute(query)]
+
+    # --- cases -------------------------------------------------------------------------------
+
+    def create_case(
+        self,
+        *,
+        conversation_id: str,
+        severity: str,
+        contact_preference: str = "chat",
+        channel: Optional[str] = None,
+        municipality: Optional[str] = None,
+        topic: Optional[str] = None,
+        age_months: Optional[int] = None,
+        phase: Optional[str] = None,
+        signal: Optional[str] = None,
+        words_consent: bool = False,
+        parent_words: Sequence[str] = (),
+        contact_detail: Optional[str] = None,
+        now: Optional[datetime] = None,
+    ) -> Case:
+        """Store a new open case. The parent's words are dropped unless `words_consent`."""
+        if not conversation_id:
+            raise ValueError("a case needs the conversation id")
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}")
+        if contact_preference not in CONTACT_PREFERENCES:
+            raise ValueError(f"unknown contact preference {contact_preference!r}")
+        words = [str(w) for w in parent_words] if words_consent else []
+        case_id = uuid.uuid4().hex
+        created = _to_db(now or utcnow())
+        with self.engine.begin() as connection:
+            connection.execute(cases.insert().values(
+                id=case_id, conversation_id=conversation_id[:255], channel=channel,
+                municipality=municipality, topic=topic, age_months=age_months, phase=phase,
+                severity=severity, signal=signal, words_consent=bool(words_consent),
+                parent_words=json.dumps(words, ensure_ascii=False) if words else None,
+                contact_preference=contact_preference, contact_detail=contact_detail,
+                status="open", assigned_to=None, created_at=created,
+            ))
+            self._audit(connection, "created", SYSTEM_ACTOR, case_id, now)
+        logger.info("case %s created (severity %s)", case_id, severity)
+        case = self.get(case_id)
+        assert case is not None
+        return case
+
+    def get(self, case_id: str) -> Optional[Case]:
+        with self.engine.connect() as connection:
+            row = connection.execute(self._case_query().where(cases.c.id == case_id)).first()
+        return self._case(row) if row is not None else None
+
+    def active_case_for(self, conversation_id: str) -> Optional[Case]:
+        """The open or claimed case of this conversation, if any (newest)."""
+        query = (self._case_query()
+                 .where(cases.c.conversation_id == conversation_id)
+                 .where(cases.c.status.in_(("open", "claimed")))
+                 .order_by(cases.c.created_at.desc()))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return self._case(row) if row is not None else None
+
+    def list_cases(self, statuses: Sequence[str] = ("open", "claimed"), limit: int = 500) -> list[Case]:
+        """By urgency: crisis first, then aandacht, then normaal; oldest first within."""
+        rank = sa.case((cases.c.severity == "crisis", 0), (cases.c.severity == "aandacht", 1), else_=2)
+        query = (self._case_query().where(cases.c.status.in_(tuple(statuses)))
+                 .order_by(rank, cases.c.created_at.asc(), cases.c.id).limit(limit))
+        with self.engine.connect() as connection:
+            return [self._case(r) for r in connection.execute(query)]
+
+    def claim(self, case_id: str, user: User, now: Optional[datetime] = None) -> Case:
+        """Assign an open case to `user` (atomic); ClaimConflict when it is not open."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                cases.update()
+                .where(cases.c.id == case_id)
+                .where(cases.c.status == "open")
+                .values(status="claimed", assigned_to=user.id, claimed_at=_to_db(now or utcnow()))
+            )
+            if result.rowcount != 1:
+                raise ClaimConflict(f"case {case_id} is not open")
+            self._audit(connection, "claimed", user.email, case_id, now)
+        case = self.get(case_id)
+        assert case is not None
+        return case
+
+    def close(self, case_id: str, user: User, now: Optional[datetime] = None) -> Case:
+        """Close an open or claimed case."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                cases.update()
+                .where(cases.c.id == case_id)
+                .where(cases.c.status.in_(("open", "claimed")))
+                .values(status="closed", closed_at=_to_db(now or utcnow()))
+            )
+            if result.rowcount != 1:
+                raise CaseError(f"case {case_id} is not open or claimed")
+            self._audit(connection, "closed", user.email, case_id, now)
+        case = self.get(case_id)
+        assert case is not None
+        return case
+
+    def escalate(self, case_id: str, severity: str, signal: Optional[str] = None) -> Case:
+        """Raise the severity of a case (never lowers it); keeps an earlier signal."""
+        case = self.get(case_id)
+        if case is None:
+            raise CaseError(f"no case {case_id}")
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}")
+        values: dict[str, Any] = {}
+        if URGENCY_RANK[severity] < case.urgency_rank:
+            values["severity"] = severity
+        if signal and not case.signal:
+            values["signal"] = signal
+        if values:
+            with self.engine.begin() as connection:
+                connection.execute(cases.update().where(cases.c.id == case_id).values(**values))
+            case = self.get(case_id)
+            assert case is not None
+        return case
+
+    def _delete(self, connection: Connection, case_ids: Sequence[str], actor: str,
+                now: Optional[datetime]) -> int:
+        if not case_ids:
+            return 0
+        connection.execute(cases.delete().where(cases.c.id.in_(tuple(case_ids))))
+        for case_id in case_ids:
+            self._audit(connection, "deleted", actor, case_id, now)
+        return len(case_ids)
+
+    def delete_case(self, case_id: str, actor: str, now: Optional[datetime] = None) -> bool:
+        with self.engine.begin() as connection:
+            exists = connection.execute(sa.select(cases.c.id).where(cases.c.id == case_id)).first()
+            return bool(self._delete(connection, [case_id] if exists else [], actor, now))
+
+    def delete_for_conversation(self, conversation_id: str, actor: str = "parent",
+                                now: Optional[datetime] = None) -> int:
+        """Delete every case of a conversation (the parent asked to forget it)."""
+        with self.engine.begin() as connection:
+            ids = [r.id for r in connection.execute(
+                sa.select(cases.c.id).where(cases.c.conversation_id == conversation_id))]
+            return self._delete(connection, ids, actor, now)
+
+    def purge_expired(self, now: Optional[datetime] = None, days: Optional[int] = None) -> int:
+        """Delete cases whose retention ended: closed ones counted from closing, others from
+        creation. Audit rows stay (they hold no content); a 'deleted' row is added per case."""
+        days = retention_days() if days is None else days
+        cutoff = _to_db((now or utcnow()) - timedelta(days=days))
+        last_activity = sa.func.coalesce(cases.c.closed_at, cases.c.created_at)
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                sa.select(cases.c.id, cases.c.status).where(last_activity < cutoff)).all()
+            unhandled = sum(1 for r in rows if r.status != "closed")
+            count = self._delete(connection, [r.id for r in rows], f"{SYSTEM_ACTOR}:retention", now)
+        if count:
+            logger.info("retention (%d days): deleted %d case(s)", days, count)
+        if unhandled:
+            logger.warning("retention: %d of them were never closed", unhandled)
+        return count
+
+    # --- console users -------------------------------------------------------------------------
+
+    def add_user(self, email: str, display_name: str, password_hash: str, role: str = "professional",
+                 actor: str = SYSTEM_ACTOR, now: Optional[datetime] = None) -> User:
+        email = normalise_email(email)
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        if not email or "@" not in email:
+            raise ValueError("an email address is needed")
+        with self.engine.begin() as connection:
+            if connection.execute(sa.select(console_users.c.id)
+                                  .where(console_users.c.email == email)).first():
+                raise ValueError(f"a user with e-mail {email} exists already")
+            connection.execute(console_users.insert().values(
+                email=email, display_name=(display_name or email.split("@")[0])[:100],
+                password_hash=password_hash, role=role, active=True,
+                created_at=_to_db(now or utcnow()),
+            ))
+            self._audit(connection, "user_created", actor, None, now)
+        user = self.user_by_email(email)
+        assert user is not None
+        return user
+
+    def user(self, user_id: int) -> Optional[User]:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(console_users).where(console_users.c.id == user_id)).first()
+        return self._user(row) if row is not None else None
+
+    def user_by_email(self, email: str) -> Optional[User]:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(console_users)
+                                     .where(console_users.c.email == normalise_email(email))).first()
+        return self._user(row) if row is not None else None
+
+    def users(self) -> list[User]:
+        with self.engine.connect() as connection:
+            return [self._user(r) for r in connection.execute(
+                sa.select(console_users).order_by(console_users.c.email))]
+
+    def set_user_active(self, user_id: int, active: bool, actor: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(console_users.update().where(console_users.c.id == user_id)
+                               .values(active=active))
+            self._audit(connection, "user_activated" if active else "user_deactivated", actor, None, None)
+
+    def set_password(self, user_id: int, password_hash: str, actor: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(console_users.update().where(console_users.c.id == user_id)
+                               .values(password_hash=password_hash))
+            self._audit(connection, "password_changed", actor, None, None)
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()

@@ -1,0 +1,179 @@
+"""Rasa's Twilio channel, with Twilio's request signature checked and the number pseudonymised.
+
+Served at ``/webhooks/twilio/webhook`` when a Twilio auth token is configured (credentials keys
+``account_sid``, ``auth_token``, ``twilio_number``, ``webhook_url``, or env ``TWILIO_ACCOUNT_SID``,
+``TWILIO_AUTH_TOKEN``, ``TWILIO_NUMBER``, ``TWILIO_WEBHOOK_URL``); without a token no routes.
+
+- ``X-Twilio-Signature`` is checked with twilio's own ``RequestValidator`` over the URL Twilio
+  called and every form field (blank ones included). ``webhook_url`` is that public URL (behind
+  a proxy the server's own URL differs); when unset it is rebuilt from the request
+  (X-Forwarded-Proto / X-Forwarded-Host respected). Missing or wrong: 403, nothing processed.
+- The sender id in Rasa is ``pseudonym(From, "tw")``; the number is kept in memory only
+  (``NumberBook``) to send the reply, which goes out through Twilio's REST client in a thread.
+- Repeated ``MessageSid``s are ignored; a message without text (only media) gets a kind reply.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from urllib.parse import parse_qs
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.twilio import TwilioInput, TwilioOutput
+from sanic import Blueprint, response
+from sanic.request import Request, RequestParameters
+from sanic.response import HTTPResponse
+from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
+
+from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
+from bot.channels.pseudonym import NumberBook, Pseudonymizer, RecentIds, default_pseudonymizer
+
+logger = logging.getLogger(__name__)
+
+ONLY_TEXT_REPLY = (
+    "Ik kan alleen tekst lezen. Foto's, spraakberichten en bestanden kan ik niet openen. "
+    "Wil je je vraag in een paar woorden typen?"
+)
+PREFIX = "tw"
+
+
+def _setting(credentials: Dict[Text, Any], key: str, env_key: str) -> Optional[str]:
+    value = credentials.get(key)
+    if value in (None, ""):
+        value = os.environ.get(env_key) or None
+    return str(value) if value is not None else None
+
+
+def form_parameters(raw_body: bytes) -> RequestParameters:
+    """The form fields as Twilio signed them: every field, blank values kept."""
+    try:
+        text = (raw_body or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return RequestParameters()
+    return RequestParameters(parse_qs(text, keep_blank_values=True))
+
+
+def public_url(request: Request, configured: Optional[str]) -> str:
+    """The URL Twilio requested: the configured public URL (plus query), else rebuilt."""
+    query = f"?{request.query_string}" if request.query_string else ""
+    if configured:
+        return configured.split("?")[0] + query
+    scheme = (request.headers.get("X-Forwarded-Proto") or request.scheme).split(",")[0].strip()
+    host = (request.headers.get("X-Forwarded-Host") or request.host).split(",")[0].strip()
+    return f"{scheme}://{host}{request.path}{query}"
+
+
+class PseudonymTwilioOutput(TwilioOutput):
+    """TwilioOutput that sends to the number behind a pseudonym, without blocking the event loop."""
+
+    def __init__(self, account_sid: Optional[Text], auth_token: Optional[Text],
+                 twilio_number: Optional[Text], book: NumberBook) -> None:
+        super().__init__(account_sid, auth_token, twilio_number)
+        self.book = book
+
+    def _create(self, data: Dict[Text, Any]) -> Any:
+        """Twilio's REST call (blocking; run in a thread)."""
+        return self.messages.create(**data)
+
+    async def _send_message(self, message_data: Dict[Text, Any]) -> Any:
+        recipient = message_data.get("to")
+        contact = self.book.lookup(recipient) if isinstance(recipient, str) else None
+        if contact is None:
+            logger.warning("twilio: no number known for %s; message dropped", recipient)
+            return None
+        data = {**message_data, "to": contact.number}
+        try:
+            return await asyncio.to_thread(self._create, data)
+        except TwilioRestException as error:
+            logger.error("twilio: sending failed (status %s, code %s)", error.status, error.code)
+        except Exception as error:  # network and the like; never the content
+            logger.error("twilio: sending failed (%s)", type(error).__name__)
+        return None
+
+
+class SignedTwilioInput(TwilioInput):
+    """Twilio (SMS / WhatsApp via Twilio) that only accepts requests signed by Twilio."""
+
+    output_class = PseudonymTwilioOutput
+
+    @classmethod
+    def name(cls) -> Text:
+        return "twilio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        c = credentials or {}
+        return cls(
+            _setting(c, "account_sid", "TWILIO_ACCOUNT_SID"),
+            _setting(c, "auth_token", "TWILIO_AUTH_TOKEN"),
+            _setting(c, "twilio_number", "TWILIO_NUMBER"),
+            webhook_url=_setting(c, "webhook_url", "TWILIO_WEBHOOK_URL"),
+        )
+
+    def __init__(self, account_sid: Optional[Text], auth_token: Optional[Text],
+                 twilio_number: Optional[Text], debug_mode: bool = False,
+                 webhook_url: Optional[str] = None, pseudonymizer: Optional[Pseudonymizer] = None,
+                 book: Optional[NumberBook] = None) -> None:
+        super().__init__(account_sid, auth_token, twilio_number, debug_mode=debug_mode)
+        self.webhook_url = webhook_url
+        self._pseudonymizer = pseudonymizer
+        self.book = book or NumberBook()
+        self.recent = RecentIds(10_000)
+
+    @property
+    def pseudonymizer(self) -> Pseudonymizer:
+        if self._pseudonymizer is None:
+            self._pseudonymizer = default_pseudonymizer()
+        return self._pseudonymizer
+
+    def get_output_channel(self) -> OutputChannel:
+        return self.output_class(self.account_sid, self.auth_token, self.twilio_number, self.book)
+
+    def signed(self, request: Request, params: RequestParameters) -> bool:
+        signature = request.headers.get("X-Twilio-Signature")
+        if not self.auth_token or not signature:
+            return False
+        validator = RequestValidator(self.auth_token)
+        return bool(validator.validate(public_url(request, self.webhook_url), params, signature))
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+        if not self.auth_token:
+            logger.info("twilio: no auth token configured; the Twilio channel is off")
+            return webhook
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def message(request: Request) -> HTTPResponse:
+            params = form_parameters(request.body)
+            if not self.signed(request, params):
+                logger.warning("twilio: request with a missing or wrong signature refused")
+                return response.text("forbidden", status=403)
+            number, text = params.get("From"), params.get("Body")
+            if not number:
+                return response.text("", status=400)
+            message_sid = params.get("MessageSid") or params.get("SmsSid")
+            if message_sid and self.recent.seen_before(message_sid):
+                return response.text("", status=204)
+            who = self.pseudonymizer.pseudonym(number, PREFIX)
+            self.book.remember(who, number)
+            output = self.get_output_channel()
+            try:
+                if not text or not text.strip():
+                    await output.send_text_message(who, ONLY_TEXT_REPLY)
+                elif len(text) > MAX_MESSAGE_CHARS:
+                    await output.send_text_message(who, TOO_LONG_REPLY)
+                else:
+                    await on_new_message(UserMessage(clean_text(text.replace("¡", "@")), output, who,
+                                                     input_channel=self.name(), metadata={}))
+            except Exception as error:  # no text, no number in the log
+                logger.error("twilio: message handling for %s failed (%s)", who, type(error).__name__)
+            return response.text("", status=204)
+
+        return webhook

@@ -1,0 +1,20 @@
+"""The professionals' console: a Flask blueprint ``blueprint`` under ``/console``.
+
+Registering the blueprint on any Flask app is enough: on registration it sets up what it needs
+on that app (secret key, Flask-Login, Flask-WTF CSRF, session lifetime) unless the app did
+already. Every page needs a login (a GET without one is redirected to the login page, any other
+method gets 401); every POST needs a valid CSRF token (400 otherwise).
+
+Configuration (``app.config`` first, then the environment):
+  CASE_STORE_URL          the case store (default sqlite var/cases.db); or CASE_STORE (object)
+  RASA_URL                default http://127.0.0.1:$RASA_PORT
+  RASA_AUTH_TOKEN         default: the token bot.settings generates in var/auth-token
+  CONSOLE_SECRET_KEY      session signing key; default: generated once into var/console-secret-key
+  CONSOLE_SESSION_HOURS   login lifetime in hours (default 8)
+  CONSOLE_COOKIE_SECURE   true behind HTTPS: the session cookie is sent over HTTPS only
+"""
+from __future__ import annotations
+
+from .views import blueprint, init_console
+
+__all__ = ["blueprint", "init_console"]

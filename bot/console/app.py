@@ -1,0 +1,24 @@
+"""A minimal Flask app serving only the console (tests, or running it on its own).
+
+The web app (``bot/web/app.py``) registers ``bot.console.blueprint`` itself; this factory does
+the same for a bare app. ``python -m bot.console serve --port 8081`` runs it.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from flask import Flask, redirect, url_for
+
+from . import blueprint
+
+
+def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(dict(config or {}))
+    app.register_blueprint(blueprint)
+
+    @app.get("/")
+    def root() -> Any:
+        return redirect(url_for("console.cases"))
+
+    return app

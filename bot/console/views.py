@@ -1,0 +1,498 @@
+"""Routes of the console blueprint and its set-up on the app that registers it."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from datetime import datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable, Optional
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session,
+    url_for,
+)
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from bot import handoff
+from bot.cases import CaseError, CaseStore, ClaimConflict, store_url
+from bot.cases.schema import ROLES
+
+from .auth import (
+    ConsoleUser, Throttle, authenticate, hash_password, load_user, password_problem,
+)
+from .rasa_client import RasaClient, RasaUnavailable
+
+logger = logging.getLogger(__name__)
+
+TZ = ZoneInfo("Europe/Amsterdam")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+SECRET_FILE = PROJECT_ROOT / "var" / "console-secret-key"
+EXTENSION = "opvoed_console"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+PUBLIC_ENDPOINTS = ("console.login", "console.static")
+MAX_REPLY_CHARS = 2000
+PURGE_INTERVAL = 3600.0
+FLASK_DEFAULT_LIFETIME = timedelta(days=31)
+
+blueprint = Blueprint(
+    "console", __name__, url_prefix="/console",
+    template_folder="templates", static_folder="static", static_url_path="/static",
+)
+
+
+# --- set-up on the registering app ---------------------------------------------------------
+
+def _setting(app: Flask, key: str, default: Optional[str] = None) -> Optional[str]:
+    value = app.config.get(key)
+    if value in (None, ""):
+        value = os.environ.get(key)
+    return value if value not in (None, "") else default
+
+
+def _secret_key(app: Flask) -> str:
+    configured = _setting(app, "CONSOLE_SECRET_KEY")
+    if configured:
+        return configured
+    if SECRET_FILE.is_file() and SECRET_FILE.read_text().strip():
+        return SECRET_FILE.read_text().strip()
+    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    SECRET_FILE.write_text(key + "\n")
+    SECRET_FILE.chmod(0o600)
+    return key
+
+
+def init_console(app: Flask) -> None:
+    """Set up secret key, sessions, CSRF and login on `app` (idempotent)."""
+    if EXTENSION in app.extensions:
+        return
+    if not app.secret_key:
+        app.secret_key = _secret_key(app)
+    hours = float(_setting(app, "CONSOLE_SESSION_HOURS", "8") or 8)
+    if app.config.get("PERMANENT_SESSION_LIFETIME") in (None, FLASK_DEFAULT_LIFETIME):
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=hours)
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if str(_setting(app, "CONSOLE_COOKIE_SECURE", "")).lower() in ("1", "true", "yes", "ja"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the login
+
+    csrf = app.extensions.get("csrf")
+    if csrf is None:
+        csrf = CSRFProtect(app)
+    # the blueprint checks CSRF itself, after the login check (401 before 400)
+    csrf.exempt(blueprint)
+
+    if not hasattr(app, "login_manager"):
+        manager = LoginManager()
+        manager.init_app(app)
+        manager.session_protection = "strong"
+    app.login_manager.user_loader(lambda user_id: load_user(store(), user_id))
+
+    app.extensions[EXTENSION] = {
+        "store": app.config.get("CASE_STORE"),
+        "rasa": app.config.get("CONSOLE_RASA_CLIENT"),
+        "csrf": csrf,
+        "throttle": Throttle(),
+        "last_purge": None,
+    }
+
+
+@blueprint.record_once
+def _on_register(state: Any) -> None:
+    init_console(state.app)
+
+
+def _state() -> dict:
+    return current_app.extensions[EXTENSION]
+
+
+def store() -> CaseStore:
+    state = _state()
+    if state["store"] is None:
+        url = current_app.config.get("CASE_STORE_URL") or store_url()
+        state["store"] = CaseStore.from_url(url, migrate=True)
+    return state["store"]
+
+
+def rasa() -> RasaClient:
+    state = _state()
+    if state["rasa"] is None:
+        from bot import settings
+
+        base = _setting(current_app, "RASA_URL") or f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}"
+        token = _setting(current_app, "RASA_AUTH_TOKEN") or settings.auth_token(os.environ)[0]
+        state["rasa"] = RasaClient(base, token)
+    return state["rasa"]
+
+
+def _maybe_purge() -> None:
+    state = _state()
+    now = time.monotonic()
+    if state["last_purge"] is not None and now - state["last_purge"] < PURGE_INTERVAL:
+        return
+    state["last_purge"] = now
+    try:
+        store().purge_expired()
+    except Exception as error:  # noqa: BLE001 - never break a page on housekeeping
+        logger.error("retention purge failed: %s", type(error).__name__)
+
+
+# --- guard: login, session expiry, CSRF -------------------------------------------------------
+
+def _refuse() -> Any:
+    if request.method in SAFE_METHODS:
+        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+    abort(401)
+
+
+@blueprint.before_request
+def _guard() -> Any:
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        if not current_user.is_authenticated:
+            return _refuse()
+        started = session.get("console_login_at")
+        lifetime = current_app.permanent_session_lifetime.total_seconds()
+        if not isinstance(started, (int, float)) or time.time() - started > lifetime:
+            logout_user()
+            session.clear()
+            return _refuse()
+    if request.method not in SAFE_METHODS:
+        _state()["csrf"].protect()
+    return None
+
+
+@blueprint.after_request
+def _headers(response: Any) -> Any:
+    if request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'"
+    )
+    return response
+
+
+@blueprint.errorhandler(CSRFError)
+def _csrf_error(_error: CSRFError) -> Any:
+    return render_template("console/error.html", title="Formulier verlopen",
+                           message="Het formulier is verlopen of ongeldig. Laad de pagina opnieuw "
+                                   "en probeer het nog eens."), 400
+
+
+@blueprint.errorhandler(401)
+def _unauthorised(_error: Any) -> Any:
+    return render_template("console/error.html", title="Niet ingelogd",
+                           message="Log eerst in."), 401
+
+
+@blueprint.errorhandler(403)
+def _forbidden(_error: Any) -> Any:
+    return render_template("console/error.html", title="Geen toegang",
+                           message="Je hebt geen toegang tot deze pagina."), 403
+
+
+@blueprint.errorhandler(404)
+def _not_found(_error: Any) -> Any:
+    return render_template("console/error.html", title="Niet gevonden",
+                           message="Deze aanvraag bestaat niet (meer)."), 404
+
+
+def admin_required(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not getattr(current_user, "is_admin", False):
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+# --- template helpers -------------------------------------------------------------------------
+
+SEVERITY_LABELS = {"crisis": "Crisis", "aandacht": "Aandacht", "normaal": "Normaal"}
+SIGNAL_LABELS = {
+    "suicide": "zelfdoding (gedachten of plannen)",
+    "geweld": "geweld of mishandeling",
+    "ouder_acuut": "ouder kan het niet meer aan",
+    "medisch_acuut": "medische spoed",
+}
+STATUS_LABELS = {"open": "Nieuw", "claimed": "In behandeling", "closed": "Afgesloten"}
+CHANNEL_LABELS = {"socketio": "webchat", "rest": "webchat (REST)", "whatsapp": "WhatsApp"}
+ACTION_LABELS = {
+    "created": "aangemaakt", "viewed": "bekeken", "claimed": "opgepakt", "replied": "beantwoord",
+    "closed": "afgesloten", "deleted": "verwijderd", "user_created": "gebruiker aangemaakt",
+    "user_deactivated": "gebruiker uitgezet", "user_activated": "gebruiker aangezet",
+    "password_changed": "wachtwoord gewijzigd",
+}
+
+
+def _topic_label(topic: Optional[str]) -> str:
+    if not topic:
+        return "onbekend"
+    try:
+        from bot.catalogue.model import reference
+
+        return reference().topic_labels.get(topic, topic.replace("_", " "))
+    except Exception:  # noqa: BLE001 - labels are a nicety
+        return topic.replace("_", " ")
+
+
+def _age(months: Optional[int]) -> str:
+    if months is None:
+        return "onbekend"
+    if months < 24:
+        return f"{months} maanden" if months != 1 else "1 maand"
+    years, rest = divmod(months, 12)
+    return f"{years} jaar" + (f" en {rest} maanden" if rest else "")
+
+
+def _when(moment: Optional[datetime]) -> str:
+    return moment.astimezone(TZ).strftime("%d-%m-%Y %H:%M") if moment else ""
+
+
+def _contact(case: Any) -> str:
+    detail = case.contact_detail
+    if case.contact_preference == "chat":
+        return "In de chat (anoniem)"
+    if case.contact_preference == "phone":
+        return f"Bellen: {detail}" if detail else "Bellen (geen nummer gegeven)"
+    if case.contact_preference == "whatsapp":
+        return f"WhatsApp: {detail}" if detail else "WhatsApp, in dit gesprek"
+    return f"E-mail: {detail}" if detail else "E-mail (geen adres gegeven)"
+
+
+@blueprint.app_context_processor
+def _helpers() -> dict:
+    return {
+        "severity_label": lambda s: SEVERITY_LABELS.get(s, s),
+        "signal_label": lambda s: SIGNAL_LABELS.get(s, s or "geen"),
+        "status_label": lambda s: STATUS_LABELS.get(s, s),
+        "channel_label": lambda c: CHANNEL_LABELS.get(c or "", c or "onbekend"),
+        "action_label": lambda a: ACTION_LABELS.get(a, a),
+        "topic_label": _topic_label,
+        "age_label": _age,
+        "when": _when,
+        "contact_label": _contact,
+    }
+
+
+def _safe_next(target: Optional[str]) -> str:
+    if target and target.startswith("/console") and not target.startswith("//"):
+        return target
+    return url_for("console.cases")
+
+
+def _case_or_404(case_id: str) -> Any:
+    case = store().get(case_id)
+    if case is None:
+        abort(404)
+    return case
+
+
+def _me() -> Any:
+    return current_user.user
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(url_for("console.cases"))
+        return render_template("console/login.html", next=request.args.get("next", ""))
+    email = (request.form.get("email") or "").strip().lower()
+    password = request.form.get("password") or ""
+    throttle: Throttle = _state()["throttle"]
+    keys = (f"email:{email}", f"ip:{request.remote_addr}")
+    if throttle.blocked(*keys):
+        flash("Te veel pogingen. Wacht een kwartier en probeer het dan opnieuw.", "error")
+        return render_template("console/login.html", next=request.form.get("next", "")), 429
+    user = authenticate(store(), email, password)
+    if user is None:
+        throttle.failed(*keys)
+        flash("Het e-mailadres of wachtwoord klopt niet.", "error")
+        return render_template("console/login.html", next=request.form.get("next", "")), 401
+    throttle.reset(*keys)
+    session.clear()  # no session fixation
+    login_user(ConsoleUser(user))
+    session.permanent = True
+    session["console_login_at"] = time.time()
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@blueprint.route("/logout", methods=["POST"])
+def logout() -> Any:
+    logout_user()
+    session.clear()
+    flash("Je bent uitgelogd.", "info")
+    return redirect(url_for("console.login"))
+
+
+@blueprint.route("/", methods=["GET"])
+def cases() -> Any:
+    _maybe_purge()
+    active = store().list_cases(("open", "claimed"))
+    return render_template(
+        "console/cases.html",
+        open_cases=[c for c in active if c.status == "open"],
+        claimed_cases=[c for c in active if c.status == "claimed"],
+    )
+
+
+@blueprint.route("/cases/<case_id>", methods=["GET"])
+def case(case_id: str) -> Any:
+    found = _case_or_404(case_id)
+    store().audit("viewed", current_user.email, found.id)
+    lines, unavailable = [], False
+    try:
+        # without consent for their words: only what the parent wrote after the hand-off
+        lines = rasa().conversation(found.conversation_id,
+                                    since=None if found.words_consent else found.created_at)
+    except RasaUnavailable:
+        unavailable = True
+    mine = found.status == "claimed" and found.assigned_to == current_user.id
+    return render_template("console/case.html", case=found, lines=lines, unavailable=unavailable,
+                           mine=mine, max_reply=MAX_REPLY_CHARS)
+
+
+@blueprint.route("/cases/<case_id>/claim", methods=["POST"])
+def claim(case_id: str) -> Any:
+    found = _case_or_404(case_id)
+    try:
+        claimed = store().claim(found.id, _me())
+    except ClaimConflict:
+        flash("Deze aanvraag is al opgepakt of afgesloten.", "error")
+        return redirect(url_for("console.case", case_id=case_id))
+    try:
+        rasa().pause(claimed.conversation_id,
+                     handoff.console_text("claimed", name=current_user.display_name))
+        flash("Je hebt de aanvraag opgepakt. De digitale assistent zwijgt nu in dit gesprek.", "info")
+    except RasaUnavailable:
+        flash("Opgepakt, maar het gesprek kon niet worden overgenomen: de assistent is niet "
+              "bereikbaar. Probeer het later opnieuw met een bericht.", "error")
+    return redirect(url_for("console.case", case_id=case_id))
+
+
+@blueprint.route("/cases/<case_id>/reply", methods=["POST"])
+def reply(case_id: str) -> Any:
+    found = _case_or_404(case_id)
+    if found.status != "claimed" or found.assigned_to != current_user.id:
+        abort(403)
+    text = (request.form.get("text") or "").replace("\r\n", "\n").strip()
+    if not text:
+        flash("Typ eerst een bericht.", "error")
+        return redirect(url_for("console.case", case_id=case_id))
+    if len(text) > MAX_REPLY_CHARS:
+        flash(f"Je bericht is te lang (meer dan {MAX_REPLY_CHARS} tekens).", "error")
+        return redirect(url_for("console.case", case_id=case_id))
+    try:
+        rasa().say(found.conversation_id,
+                   handoff.console_text("reply", name=current_user.display_name, text=text))
+    except RasaUnavailable:
+        flash("Je bericht is NIET verstuurd: de assistent is niet bereikbaar. Probeer het opnieuw.",
+              "error")
+        return redirect(url_for("console.case", case_id=case_id))
+    store().audit("replied", current_user.email, found.id)
+    flash("Je bericht is verstuurd.", "info")
+    return redirect(url_for("console.case", case_id=case_id) + "#gesprek")
+
+
+@blueprint.route("/cases/<case_id>/close", methods=["POST"])
+def close(case_id: str) -> Any:
+    found = _case_or_404(case_id)
+    if not (found.assigned_to == current_user.id or current_user.is_admin):
+        abort(403)
+    try:
+        store().close(found.id, _me())
+    except CaseError:
+        flash("Deze aanvraag is al afgesloten.", "error")
+        return redirect(url_for("console.case", case_id=case_id))
+    try:
+        announcement = None
+        if found.status == "claimed":
+            announcement = handoff.console_text("closed", name=found.assigned_name or "De medewerker")
+        rasa().resume(found.conversation_id, announcement)
+        flash("De aanvraag is afgesloten. De digitale assistent praat weer mee.", "info")
+    except RasaUnavailable:
+        flash("Afgesloten, maar de assistent kon niet worden aangezet: hij is niet bereikbaar.",
+              "error")
+    return redirect(url_for("console.cases"))
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+def password() -> Any:
+    if request.method == "GET":
+        return render_template("console/password.html")
+    from .auth import authenticate as check
+
+    if check(store(), current_user.email, request.form.get("current") or "") is None:
+        flash("Je huidige wachtwoord klopt niet.", "error")
+        return render_template("console/password.html"), 400
+    new = request.form.get("new") or ""
+    problem = password_problem(new)
+    if problem or new != (request.form.get("repeat") or ""):
+        flash(problem or "De twee nieuwe wachtwoorden zijn niet gelijk.", "error")
+        return render_template("console/password.html"), 400
+    store().set_password(current_user.id, hash_password(new), current_user.email)
+    logout_user()
+    session.clear()
+    flash("Je wachtwoord is gewijzigd. Log opnieuw in.", "info")
+    return redirect(url_for("console.login"))
+
+
+@blueprint.route("/users", methods=["GET", "POST"])
+@admin_required
+def users() -> Any:
+    if request.method == "POST":
+        email = (request.form.get("email") or "").strip().lower()
+        name = (request.form.get("display_name") or "").strip()
+        role = request.form.get("role") or "professional"
+        new_password = request.form.get("password") or ""
+        problem = password_problem(new_password)
+        if role not in ROLES:
+            problem = "Kies een rol."
+        elif "@" not in email or len(email) > 254:
+            problem = "Vul een geldig e-mailadres in."
+        elif not name:
+            problem = "Vul een naam in. De ouder ziet deze naam."
+        if problem:
+            flash(problem, "error")
+            return render_template("console/users.html", users=store().users(), roles=ROLES), 400
+        try:
+            store().add_user(email, name, hash_password(new_password), role, actor=current_user.email)
+        except ValueError:
+            flash("Er is al een gebruiker met dit e-mailadres.", "error")
+            return render_template("console/users.html", users=store().users(), roles=ROLES), 400
+        flash(f"Gebruiker {email} is aangemaakt.", "info")
+        return redirect(url_for("console.users"))
+    return render_template("console/users.html", users=store().users(), roles=ROLES)
+
+
+@blueprint.route("/users/<int:user_id>/active", methods=["POST"])
+@admin_required
+def user_active(user_id: int) -> Any:
+    target = store().user(user_id)
+    if target is None:
+        abort(404)
+    if target.id == current_user.id:
+        flash("Je kunt jezelf niet uitzetten.", "error")
+        return redirect(url_for("console.users"))
+    store().set_user_active(user_id, not target.active, current_user.email)
+    return redirect(url_for("console.users"))
+
+
+@blueprint.route("/audit", methods=["GET"])
+@admin_required
+def audit() -> Any:
+    case_id = request.args.get("case") or None
+    return render_template("console/audit.html", entries=store().audit_log(case_id), case_id=case_id)

@@ -1,0 +1,212 @@
+"""What the assistant does with a parent's message: slots to set and replies to send.
+
+Pure Python over the domain modules (age, triage, replies, catalogue); the Rasa actions in
+``actions/`` only translate between a tracker and these functions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import yaml
+
+from bot import replies
+from bot.age import parse_age
+from bot.phases import phase_for_months
+from bot.replies import Reply
+from bot.triage import assess
+
+TOPIC_PREFIX = "topic_"
+CRISIS = "crisis"
+# topics about the parent, not the child: no need to ask the child's age first
+AGE_FREE_TOPICS = {"ouder_welzijn", "scheiding", "opvoeden_algemeen"}
+
+
+@lru_cache(maxsize=1)
+def _texts() -> Dict[str, str]:
+    path = Path(__file__).parent / "knowledge" / "dialogue.yml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def say(key: str, **values: Any) -> str:
+    return _texts()[key].format(**values)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What the assistant knows before this message."""
+
+    slots: Mapping[str, Any]
+    history: Tuple[str, ...] = ()  # the parent's earlier messages in this session, oldest first
+    has_replied: bool = False  # the assistant already said something in this conversation
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    intent: Optional[str]
+    entities: Tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass
+class Outcome:
+    slots: Dict[str, Any] = field(default_factory=dict)
+    replies: List[Reply] = field(default_factory=list)
+
+
+def topic_of_intent(intent: Optional[str]) -> Optional[str]:
+    if intent and intent.startswith(TOPIC_PREFIX):
+        return intent[len(TOPIC_PREFIX):]
+    return None
+
+
+def _age_from(conversation: Conversation, message: Message) -> Tuple[Optional[int], bool]:
+    """(months, newly stated) from the message's entities, an answer to the age question, or the slot."""
+    for entity in message.entities:
+        if entity.get("entity") == "age_months" and isinstance(entity.get("value"), (int, float)):
+            return int(entity["value"]), True
+    if conversation.slots.get("awaiting_age"):
+        mention = parse_age(message.text or "", expecting_age=True)
+        if mention is not None:
+            return mention.months, True
+    months = conversation.slots.get("age_months")
+    return (int(months) if isinstance(months, (int, float)) else None), False
+
+
+def _with_disclosure(conversation: Conversation, outcome: Outcome) -> Outcome:
+    """The first reply of a conversation says that this is a digital assistant."""
+    if not conversation.has_replied and outcome.replies:
+        first = outcome.replies[0]
+        outcome.replies[0] = Reply(f"{say('disclosure')} {first.text}", first.buttons)
+    return outcome
+
+
+def respond(conversation: Conversation, message: Message) -> Outcome:
+    """Answer a parenting concern, or the answer to the age question."""
+    slots = conversation.slots
+    topic = topic_of_intent(message.intent) or slots.get("topic")
+    months, newly_stated = _age_from(conversation, message)
+    outcome = Outcome()
+    if months is not None:
+        outcome.slots.update(age_months=months, phase=phase_for_months(months))
+    phase = phase_for_months(months)
+
+    if topic is None:
+        if slots.get("awaiting_age") and not newly_stated:
+            outcome.replies.append(Reply(say("age_not_understood")))
+        else:
+            outcome.replies.append(Reply(say("no_topic_yet")))
+            outcome.slots["awaiting_age"] = False
+        return _with_disclosure(conversation, outcome)
+
+    in_crisis = slots.get("severity") == CRISIS
+    if in_crisis:
+        severity, level = CRISIS, "D"
+    else:
+        assessment = assess(topic, phase, message.text or "", conversation.history, months)
+        severity, level = assessment.severity, assessment.support_level
+    outcome.slots.update(topic=topic, severity=severity, support_level=level)
+
+    must_ask_age = months is None and topic not in AGE_FREE_TOPICS
+    if must_ask_age and not slots.get("awaiting_age"):
+        outcome.slots["awaiting_age"] = True
+        outcome.replies.append(replies.age_question(topic))
+        return _with_disclosure(conversation, outcome)
+
+    outcome.slots["awaiting_age"] = False
+    reply_severity = "aandacht" if in_crisis else severity
+    outcome.replies.extend(replies.topic_reply(topic, phase, reply_severity))
+    if in_crisis:
+        outcome.replies.append(Reply(say("crisis_reminder")))
+    return _with_disclosure(conversation, outcome)
+
+
+def more_tips(conversation: Conversation) -> Outcome:
+    topic = conversation.slots.get("topic")
+    if topic is None:
+        return _with_disclosure(conversation, Outcome(replies=[Reply(say("no_topic_yet"))]))
+    months = conversation.slots.get("age_months")
+    phase = phase_for_months(int(months)) if isinstance(months, (int, float)) else None
+    return _with_disclosure(conversation, Outcome(replies=replies.more_tips(topic, phase)))
+
+
+def support_nearby(
+    conversation: Conversation,
+    message: Message,
+    catalogue: Any,
+    now: Optional[datetime] = None,
+    ask_place: bool = True,
+) -> Outcome:
+    """Offers from the municipality's catalogue; asks the neighbourhood once, never requires it."""
+    from bot.catalogue.recommend import format_offer, recommend
+    from bot.places import match_place
+
+    slots = conversation.slots
+    outcome = Outcome()
+    place = match_place(message.text or "", catalogue)
+    municipality = place.municipality or slots.get("municipality")
+    neighbourhood = place.neighbourhood or slots.get("neighbourhood")
+    if place.municipality:
+        outcome.slots["municipality"] = place.municipality
+    if place.neighbourhood:
+        outcome.slots["neighbourhood"] = place.neighbourhood
+
+    if municipality is None and getattr(catalogue, "municipality", None) is not None:
+        outcome.slots["municipality"] = catalogue.municipality.name
+    names = neighbourhood_names(catalogue)
+    if neighbourhood is None and names and ask_place and not slots.get("place_asked"):
+        outcome.slots["place_asked"] = True
+        buttons = tuple((name, name) for name in names[:2]) + ((say("skip_neighbourhood"), "/support_nearby"),)
+        outcome.replies.append(Reply(say("ask_neighbourhood"), buttons))
+        return _with_disclosure(conversation, outcome)
+
+    months = slots.get("age_months")
+    phase = phase_for_months(int(months)) if isinstance(months, (int, float)) else None
+    found = recommend(
+        catalogue,
+        topic=slots.get("topic"),
+        phase=phase,
+        severity=slots.get("severity") or "normaal",
+        neighbourhood=neighbourhood,
+        now=now,
+        want_more=slots.get("support_level") == "C",
+        signal=slots.get("signal"),
+    )
+    if not found:
+        outcome.replies.append(Reply(say("no_offers")))
+    else:
+        intro = say("support_intro_place", neighbourhood=neighbourhood) if neighbourhood else say("support_intro")
+        outcome.replies.append(Reply(intro))
+        outcome.replies.extend(Reply(format_offer(rec)) for rec in found)
+    return _with_disclosure(conversation, outcome)
+
+
+def neighbourhood_names(catalogue: Any) -> Sequence[str]:
+    municipality = getattr(catalogue, "municipality", None)
+    return municipality.neighbourhood_names() if municipality else ()
+
+
+def human_contact(conversation: Conversation, catalogue: Any, now: Optional[datetime] = None) -> Outcome:
+    """How to reach a professional now (targeted support, level D)."""
+    from bot.catalogue.recommend import format_offer, recommend
+
+    slots = conversation.slots
+    months = slots.get("age_months")
+    phase = phase_for_months(int(months)) if isinstance(months, (int, float)) else None
+    found = recommend(
+        catalogue,
+        topic=slots.get("topic"),
+        phase=phase,
+        severity="crisis" if slots.get("severity") == CRISIS else "aandacht",
+        neighbourhood=slots.get("neighbourhood"),
+        now=now,
+        signal=slots.get("signal"),
+    )
+    outcome = Outcome(replies=[Reply(say("human_contact_intro"))])
+    outcome.replies.extend(Reply(format_offer(rec)) for rec in found)
+    if slots.get("severity") == CRISIS:
+        outcome.replies.append(Reply(say("crisis_reminder")))
+    return _with_disclosure(conversation, outcome)

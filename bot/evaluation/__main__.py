@@ -1,0 +1,159 @@
+"""``make eval``: train on the training data only, score on the held-out set, write a report.
+
+    python -m bot.evaluation [--out reports] [--skip-baseline]
+
+Trains two NLU models on data/nlu (this project's config.yml and Rasa's default pipeline as
+``rasa init`` writes it), parses every held-out message of tests/data/nlu_heldout.yml with each,
+and the red-team set of tests/data/redteam.yml with this project's model, then writes a dated
+Markdown report under reports/.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from bot.evaluation import metrics
+from bot.settings import PROJECT_ROOT
+
+HELDOUT = PROJECT_ROOT / "tests" / "data" / "nlu_heldout.yml"
+REDTEAM = PROJECT_ROOT / "tests" / "data" / "redteam.yml"
+RASA = str(Path(sys.executable).parent / "rasa")
+
+
+def rasa_init_config() -> Path:
+    import rasa
+
+    return Path(rasa.__file__).parent / "cli" / "initial_project" / "config.yml"
+
+
+def train_nlu(config: Path, out: Path, name: str) -> tuple[Path, float]:
+    started = time.monotonic()
+    subprocess.run(
+        [RASA, "train", "nlu", "--config", str(config), "--nlu", str(PROJECT_ROOT / "data" / "nlu"),
+         "--out", str(out), "--fixed-model-name", name, "--quiet"],
+        check=True, cwd=PROJECT_ROOT,
+    )
+    return out / f"{name}.tar.gz", time.monotonic() - started
+
+
+class Parser:
+    def __init__(self, model: Path):
+        from rasa.core.agent import Agent
+
+        self.agent = Agent.load(str(model))
+        self.loop = asyncio.new_event_loop()
+
+    def parse(self, text: str) -> Dict[str, Any]:
+        return self.loop.run_until_complete(self.agent.parse_message(text))
+
+
+def age_of(parsed: Dict[str, Any]) -> Optional[float]:
+    for entity in parsed.get("entities") or []:
+        if entity.get("entity") == "age_months":
+            return entity.get("value")
+    return None
+
+
+def score_heldout(parser: Parser, messages: List[Dict[str, Any]]) -> Dict[str, Any]:
+    gold, predicted, ages, started = [], [], [], time.monotonic()
+    for item in messages:
+        parsed = parser.parse(item["text"])
+        gold.append(item["intent"])
+        predicted.append((parsed.get("intent") or {}).get("name") or "")
+        ages.append(age_of(parsed))
+    topics = sorted({g for g in gold if g.startswith(metrics.TOPIC_PREFIX)})
+    scores = metrics.per_label(gold, predicted, topics)
+    return {
+        "scores": scores,
+        "macro_f1": metrics.macro_f1(scores),
+        "accuracy_all": sum(g == p for g, p in zip(gold, predicted)) / len(gold),
+        "confused": metrics.confused_pairs(gold, predicted),
+        "out_of_scope_recall": metrics.recall_of(gold, predicted, "out_of_scope"),
+        "age": metrics.age_accuracy([m.get("leeftijd") for m in messages], ages),
+        "ms_per_message": 1000 * (time.monotonic() - started) / len(messages),
+    }
+
+
+def score_redteam(parser: Parser, redteam: Dict[str, Any]) -> Dict[str, Any]:
+    def crisis_signal(text: str) -> Optional[str]:
+        name = (parser.parse(text).get("intent") or {}).get("name") or ""
+        return name[len("crisis_"):] if name.startswith("crisis_") else None
+
+    found = right_signal = 0
+    for item in redteam["crisis"]:
+        signals = [crisis_signal(t) for t in item.get("turns") or [item["text"]]]
+        hit = next((s for s in signals if s), None)
+        found += hit is not None
+        right_signal += hit == item["signal"]
+    false = sum(1 for item in redteam["near_miss"]
+                if any(crisis_signal(t) for t in item.get("turns") or [item["text"]]))
+    n_crisis, n_near = len(redteam["crisis"]), len(redteam["near_miss"])
+    return {"recall": found / n_crisis, "signal_accuracy": right_signal / n_crisis,
+            "false_crisis_rate": false / n_near, "crisis": n_crisis, "near_miss": n_near}
+
+
+def report(results: Dict[str, Dict[str, Any]], redteam: Optional[Dict[str, Any]], timings: Dict[str, float]) -> str:
+    ours = results["opvoedmaatje"]
+    lines = [f"# NLU evaluation, {dt.date.today().isoformat()}", "",
+             "Trained on data/nlu only; scored on tests/data/nlu_heldout.yml (written separately, never trained on).",
+             "Reproduce: `make eval`.", "",
+             "| pipeline | topic macro-F1 | intent accuracy (all) | out_of_scope recall | age accuracy | false ages | ms/message | training s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        lines.append(f"| {name} | {r['macro_f1']:.3f} | {r['accuracy_all']:.3f} | {r['out_of_scope_recall']:.3f} | "
+                     f"{r['age']['accuracy']:.3f} ({r['age']['stating']} msgs) | {r['age']['false_age_rate']:.3f} | "
+                     f"{r['ms_per_message']:.1f} | {timings[name]:.0f} |")
+    if "rasa-default" in results:
+        gain = 100 * (ours["macro_f1"] - results["rasa-default"]["macro_f1"])
+        lines += ["", f"Macro-F1 gain over Rasa's default pipeline: {gain:+.1f} points."]
+    if redteam:
+        lines += ["", "## Crisis detection on tests/data/redteam.yml (through the trained NLU model)", "",
+                  f"- crisis recall: {redteam['recall']:.3f} ({redteam['crisis']} items)",
+                  f"- right signal: {redteam['signal_accuracy']:.3f}",
+                  f"- false-crisis rate on near-misses: {redteam['false_crisis_rate']:.3f} ({redteam['near_miss']} items)"]
+    lines += ["", "## Per topic (opvoedmaatje)", "", "| topic | precision | recall | F1 | n |", "|---|---|---|---|---|"]
+    lines += [f"| {s.label} | {s.precision:.2f} | {s.recall:.2f} | {s.f1:.2f} | {s.support} |" for s in ours["scores"]]
+    lines += ["", "## Most confused (gold -> predicted, opvoedmaatje)", ""]
+    lines += [f"- {g} -> {p}: {n}" for g, p, n in ours["confused"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports")
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args(argv)
+    messages = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))["messages"]
+    redteam_data = yaml.safe_load(REDTEAM.read_text(encoding="utf-8")) if REDTEAM.is_file() else None
+    configs = {"opvoedmaatje": PROJECT_ROOT / "config.yml"}
+    if not args.skip_baseline:
+        configs["rasa-default"] = rasa_init_config()
+    results, timings, redteam = {}, {}, None
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, config in configs.items():
+            model, timings[name] = train_nlu(config, Path(tmp), name)
+            parser = Parser(model)
+            results[name] = score_heldout(parser, messages)
+            if name == "opvoedmaatje" and redteam_data:
+                redteam = score_redteam(parser, redteam_data)
+    text = report(results, redteam, timings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"nlu-eval-{dt.date.today().isoformat()}.md"
+    path.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"Report: {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Rasa glue of the hand-off (rasa-sdk): the form ``handoff_form`` and ``action_open_case``.
+
+Import these classes in ``actions/actions.py`` (``from bot.handoff_actions import *``) so the
+action server registers them. The logic lives in `bot.handoff` (pure, tested without Rasa).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import handoff
+from bot.cases import CaseStore
+from bot.notify import notifier_from_env
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ValidateHandoffForm", "ActionAskHandoffConsent", "ActionAskWordsConsent",
+    "ActionAskContactPreference", "ActionAskContactDetail", "ActionOpenCase",
+]  # ActionSessionStartKeepPause only when imported by name (it replaces action_session_start)
+
+FORM_NAME = "handoff_form"
+REQUESTED_SLOT = "requested_slot"
+_lock = threading.Lock()
+_store: Optional[CaseStore] = None
+_notifier: Any = None
+
+
+def case_store() -> CaseStore:
+    """The case store of CASE_STORE_URL, migrated once per process."""
+    global _store
+    with _lock:
+        if _store is None:
+            _store = CaseStore.from_url()
+        return _store
+
+
+def notifier() -> Any:
+    global _notifier
+    with _lock:
+        if _notifier is None:
+            _notifier = notifier_from_env()
+        return _notifier
+
+
+def _say(dispatcher: CollectingDispatcher, says: List[handoff.Say]) -> None:
+    for say in says:
+        buttons = [{"title": t, "payload": p} for t, p in say.buttons]
+        dispatcher.utter_message(text=say.text, buttons=buttons or None)
+
+
+def _answer(tracker: Tracker, slot: str) -> Dict[Text, Any]:
+    if tracker.get_slot(REQUESTED_SLOT) != slot or tracker.active_loop_name != FORM_NAME:
+        return {}
+    latest = tracker.latest_message or {}
+    return handoff.extract_answer(slot, latest.get("text") or "",
+                                  (latest.get("intent") or {}).get("name"),
+                                  tracker.current_slot_values(), tracker.get_latest_input_channel())
+
+
+class ValidateHandoffForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_handoff_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: Dict[Text, Any]) -> List[Text]:
+        return handoff.validated_slots(tracker.current_slot_values(), tracker.get_latest_input_channel())
+
+    async def next_requested_slot(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                  domain: Dict[Text, Any]) -> Optional[Dict[Text, Any]]:
+        return SlotSet(REQUESTED_SLOT, handoff.next_question(tracker.current_slot_values(),
+                                                             tracker.get_latest_input_channel()))
+
+    def extract_handoff_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                domain: Dict[Text, Any]) -> Dict[Text, Any]:
+        return _answer(tracker, handoff.CONSENT_SLOT)
+
+    def extract_words_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: Dict[Text, Any]) -> Dict[Text, Any]:
+        return _answer(tracker, handoff.WORDS_SLOT)
+
+    def extract_contact_preference(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: Dict[Text, Any]) -> Dict[Text, Any]:
+        return _answer(tracker, handoff.PREFERENCE_SLOT)
+
+    def extract_contact_detail(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                               domain: Dict[Text, Any]) -> Dict[Text, Any]:
+        return _answer(tracker, handoff.DETAIL_SLOT)
+
+    def extract_handoff_retries(self, *_: Any) -> Dict[Text, Any]:
+        return {}  # set together with the answers above
+
+    # the values are checked in extract_answer already; these keep rasa-sdk from warning
+    def validate_handoff_consent(self, value: Any, *_: Any) -> Dict[Text, Any]:
+        return {handoff.CONSENT_SLOT: value}
+
+    def validate_words_consent(self, value: Any, *_: Any) -> Dict[Text, Any]:
+        return {handoff.WORDS_SLOT: value}
+
+    def validate_contact_preference(self, value: Any, *_: Any) -> Dict[Text, Any]:
+        return {handoff.PREFERENCE_SLOT: value}
+
+    def validate_contact_detail(self, value: Any, *_: Any) -> Dict[Text, Any]:
+        return {handoff.DETAIL_SLOT: value}
+
+    def validate_handoff_retries(self, value: Any, *_: Any) -> Dict[Text, Any]:
+        return {handoff.RETRIES_SLOT: value}
+
+
+class _Ask(Action):
+    slot = ""
+
+    def name(self) -> Text:
+        return f"action_ask_{self.slot}"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        _say(dispatcher, [handoff.ask(self.slot, tracker.current_slot_values(),
+                                      tracker.get_latest_input_channel())])
+        return []
+
+
+class ActionAskHandoffConsent(_Ask):
+    slot = handoff.CONSENT_SLOT
+
+
+class ActionAskWordsConsent(_Ask):
+    slot = handoff.WORDS_SLOT
+
+
+class ActionAskContactPreference(_Ask):
+    slot = handoff.PREFERENCE_SLOT
+
+
+class ActionAskContactDetail(_Ask):
+    slot = handoff.DETAIL_SLOT
+
+
+def parent_messages(tracker: Tracker) -> List[str]:
+    """The parent's texts in this session, before the hand-off form started."""
+    events = tracker.events or []
+    starts = [i for i, e in enumerate(events) if e.get("event") == "session_started"]
+    session = events[starts[-1] + 1:] if starts else list(events)
+    form_starts = [i for i, e in enumerate(session)
+                   if e.get("event") == "active_loop" and e.get("name") == FORM_NAME]
+    before = session[:form_starts[-1]] if form_starts else session
+    texts = [e.get("text") or "" for e in before if e.get("event") == "user"]
+    return texts
+
+
+class ActionOpenCase(Action):
+    """After the form: open the case (with consent) or respect the refusal."""
+
+    def name(self) -> Text:
+        return "action_open_case"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        reset = [SlotSet(slot, None) for slot in handoff.FORM_SLOTS] + [SlotSet(handoff.RETRIES_SLOT, 0.0)]
+        request = handoff.request_from_slots(tracker.sender_id, tracker.current_slot_values(),
+                                             tracker.get_latest_input_channel(),
+                                             parent_messages(tracker))
+        if request is None:
+            _say(dispatcher, handoff.refusal())
+            return reset
+        try:
+            store = case_store()
+            already = store.active_case_for(tracker.sender_id) is not None
+            case = handoff.open_case(store, request, notifier())
+        except Exception as error:  # noqa: BLE001 - tell the parent where to go instead
+            logger.error("opening a case failed: %s", type(error).__name__)
+            _say(dispatcher, [handoff.Say(handoff.texts()["case_failed"]), handoff.Say(handoff.urgent_lines())])
+            return reset
+        _say(dispatcher, handoff.after_case_opened(case, already_open=already))
+        return reset
+
+
+class ActionSessionStartKeepPause(Action):
+    """Optional replacement of ``action_session_start``: a new session keeps the assistant
+    silent while a professional holds the conversation (a session start un-pauses)."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted
+
+        events: List[Dict[Text, Any]] = [SessionStarted()]
+        try:
+            if handoff.should_stay_paused(case_store(), tracker.sender_id):
+                events.append(ConversationPaused())
+        except Exception as error:  # noqa: BLE001
+            logger.error("case store unavailable at session start: %s", type(error).__name__)
+        events.append(ActionExecuted("action_listen"))
+        return events

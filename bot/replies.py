@@ -1,0 +1,297 @@
+"""Curated Dutch reply texts: pick and format them per topic, phase and severity.
+
+The texts live in bot/knowledge/replies/*.yml (one file per topic plus _common.yml).
+This module only selects and formats; it never generates content and never raises
+on bad input. No Rasa imports: the action server turns `Reply` objects into messages.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+REPLIES_DIR = Path(__file__).parent / "knowledge" / "replies"
+
+TOPICS: Tuple[str, ...] = (
+    "slapen", "eten", "huilen", "angst", "scheidingsangst", "driftbuien",
+    "luisteren_grenzen", "agressie", "druk_gedrag", "zindelijkheid", "ontwikkeling",
+    "gezondheid", "school", "pesten", "sociaal", "emoties", "puberteit",
+    "alcohol_drugs", "media", "seksualiteit", "uiterlijk_eetgedrag", "liegen_stelen",
+    "ouder_welzijn", "scheiding", "opvoeden_algemeen",
+)
+PHASES: Tuple[str, ...] = ("0-2", "2-4", "5-12", "12-19")
+DEFAULT_PHASE = "default"
+GENERIC_TOPIC = "opvoeden_algemeen"
+# Topics whose replies start with the "no medical advice" disclaimer.
+MEDICAL_TOPICS = frozenset({"gezondheid"})
+# How many tips the "aandacht" reply repeats after the advice to see a professional.
+AANDACHT_TIPS = 2
+
+# Last resort when a data file is missing or broken: the assistant must never be silent.
+_FALLBACK_TEXT = ("Dank je voor je vraag. Kijk voor betrouwbare informatie op opvoeden.nl. "
+                  "Of vraag hulp bij het CJG of de huisarts.")
+_FALLBACK_CRISIS = ("Is er nu gevaar? Bel 112. Is je kind niet veilig? Bel Veilig Thuis: "
+                    "0800-2000. Gaat het over niet meer willen leven? Bel 113 of 0800-0113.")
+_FALLBACK_BUTTONS = {
+    "more_tips": ("Meer tips", "/more_tips"),
+    "support_nearby": ("Hulp in de buurt", "/support_nearby"),
+    "ask_human": ("Praat met iemand", "/ask_human"),
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One chat message: text plus optional quick-reply buttons (title, payload)."""
+
+    text: str
+    buttons: Tuple[Tuple[str, str], ...] = ()
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path) -> Dict[str, Any]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError) as error:
+        logger.error("cannot load reply data %s: %s", path.name, type(error).__name__)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@lru_cache(maxsize=None)
+def _common() -> Dict[str, Any]:
+    return _read_yaml(REPLIES_DIR / "_common.yml")
+
+
+@lru_cache(maxsize=None)
+def load_topic(topic: str) -> Dict[str, Any]:
+    """The parsed data file of a known topic id ({} if the file is missing or broken)."""
+    if topic not in TOPICS:
+        return {}
+    return _read_yaml(REPLIES_DIR / f"{topic}.yml")
+
+
+def normalize_topic(topic: Any) -> str:
+    """A known topic id; anything else becomes the generic topic."""
+    if isinstance(topic, str):
+        candidate = topic.strip().lower()
+        if candidate in TOPICS:
+            return candidate
+    return GENERIC_TOPIC
+
+
+def normalize_phase(phase: Any) -> str:
+    """A known phase, or 'default' (unknown age, 19+ or bad input)."""
+    if isinstance(phase, str) and phase.strip() in PHASES:
+        return phase.strip()
+    return DEFAULT_PHASE
+
+
+def normalize_severity(severity: Any) -> str:
+    if isinstance(severity, str) and severity.strip().lower() in ("aandacht", "crisis"):
+        return severity.strip().lower()
+    return "normaal"
+
+
+# ---------------------------------------------------------------- common texts
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _lookup(key: str) -> Any:
+    node: Any = _common()
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def text(key: str, **kwargs: Any) -> str:
+    """A common text from _common.yml ('a.b' for nested keys), formatted with kwargs.
+
+    Unknown keys, non-text values or format errors give a kind generic text, never ''.
+    """
+    value = _lookup(key) if isinstance(key, str) else None
+    if not isinstance(value, str) or not value.strip():
+        logger.warning("missing common reply text: %s", key if isinstance(key, str) else "?")
+        fallback = _lookup("fallback")
+        return fallback if isinstance(fallback, str) and fallback.strip() else _FALLBACK_TEXT
+    try:
+        result = value.format_map(_Blank({k: str(v) for k, v in kwargs.items()}))
+    except (ValueError, IndexError, AttributeError):
+        logger.warning("cannot format common reply text: %s", key)
+        result = value
+    return result.strip() or _FALLBACK_TEXT
+
+
+def _button(name: str) -> Tuple[str, str]:
+    data = _lookup(f"buttons.{name}")
+    if isinstance(data, Mapping):
+        title, payload = data.get("title"), data.get("payload")
+        if isinstance(title, str) and isinstance(payload, str) and title and payload:
+            return (title, payload)
+    return _FALLBACK_BUTTONS[name]
+
+
+# ---------------------------------------------------------------- topic data
+
+
+def label(topic: Any) -> str:
+    """The topic's Dutch label as used in 'Over {label}:'."""
+    data = load_topic(normalize_topic(topic))
+    value = data.get("label")
+    return value if isinstance(value, str) and value.strip() else "opvoeden"
+
+
+def sources(topic: Any) -> List[Tuple[str, str]]:
+    """(name, url) of the topic's sources; the common list when the topic has none."""
+    found: List[Tuple[str, str]] = []
+    for data in (load_topic(normalize_topic(topic)), _common()):
+        for item in data.get("sources") or []:
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str) \
+                    and isinstance(item.get("url"), str):
+                found.append((item["name"], item["url"]))
+        if found:
+            return found
+    return [("Opvoeden.nl", "https://www.opvoeden.nl")]
+
+
+def source_line(topic: Any) -> str:
+    """'Bron: Opvoeden.nl, NJi' for the topic."""
+    names = ", ".join(name for name, _ in sources(topic))
+    return text("source_line", names=names)
+
+
+def _phase_block(topic: str, phase: str) -> Dict[str, Any]:
+    phases = load_topic(topic).get("phases")
+    if not isinstance(phases, Mapping):
+        return {}
+    block = phases.get(phase)
+    if not isinstance(block, Mapping):
+        block = phases.get(DEFAULT_PHASE)
+    return dict(block) if isinstance(block, Mapping) else {}
+
+
+def _strings(value: Any) -> List[str]:
+    if not isinstance(value, list):
+        return []
+    return [item.strip() for item in value if isinstance(item, str) and item.strip()]
+
+
+def _bullets(items: List[str]) -> str:
+    return "\n".join(f"• {item}" for item in items)
+
+
+def _signs_heading(topic: str, phase: str) -> str:
+    """The topic's own 'when to ask for help' heading, else the phase's from _common.yml."""
+    heading = load_topic(topic).get("signs_heading")
+    if isinstance(heading, str) and heading.strip():
+        return heading.strip()
+    heading = _lookup(f"signs_heading.{phase}")
+    if not isinstance(heading, str):
+        heading = _lookup(f"signs_heading.{DEFAULT_PHASE}")
+    return heading if isinstance(heading, str) else "Vraag hulp bij de huisarts of het CJG als:"
+
+
+def _content(topic: str, phase: str, *, tips_heading_key: str, max_tips: Optional[int],
+             with_signs: bool) -> str:
+    block = _phase_block(topic, phase)
+    why = block.get("why") if isinstance(block.get("why"), str) else ""
+    tips = _strings(block.get("tips"))[:max_tips]
+    parts: List[str] = []
+    heading = text("topic_heading", label=label(topic))
+    parts.append(f"{heading} {why.strip()}".strip())
+    if tips:
+        parts.append(f"{text(tips_heading_key)}\n{_bullets(tips)}")
+    signs = _strings(block.get("signs"))
+    if with_signs and signs:
+        parts.append(f"{_signs_heading(topic, phase)}\n{_bullets(signs)}")
+    if not why and not tips:
+        return _FALLBACK_TEXT
+    return "\n\n".join(parts)
+
+
+# ---------------------------------------------------------------- public API
+
+
+def topic_reply(topic: Any, phase: Any, severity: Any) -> List[Reply]:
+    """The messages for a concern about `topic` at `phase` with `severity`.
+
+    normaal: why + tips + signs, then a question with 'meer tips' / 'hulp' / 'praten' buttons.
+    aandacht: advice to see a professional first, then why + a few tips, then buttons.
+    crisis: the crisis lines (the dedicated crisis reply lives elsewhere; this is a safe net).
+    The last message always carries the buttons; for normaal/aandacht it ends with the sources.
+    """
+    try:
+        return _topic_reply(normalize_topic(topic), normalize_phase(phase),
+                            normalize_severity(severity))
+    except Exception:  # never let a reply crash the conversation
+        logger.exception("topic_reply failed")
+        return [Reply(_FALLBACK_TEXT, (_FALLBACK_BUTTONS["ask_human"],))]
+
+
+def _topic_reply(topic: str, phase: str, severity: str) -> List[Reply]:
+    if severity == "crisis":
+        crisis = text("crisis")
+        if crisis == text("fallback"):
+            crisis = _FALLBACK_CRISIS
+        return [Reply(crisis, (_button("ask_human"),))]
+
+    replies: List[Reply] = []
+    if topic in MEDICAL_TOPICS:
+        replies.append(Reply(text("health_disclaimer")))
+
+    if severity == "aandacht":
+        advice = load_topic(topic).get("aandacht")
+        advice = advice.strip() if isinstance(advice, str) and advice.strip() else ""
+        first = "\n\n".join(p for p in (text("aandacht_intro"), advice) if p)
+        body = _content(topic, phase, tips_heading_key="aandacht_tips_heading",
+                        max_tips=AANDACHT_TIPS, with_signs=False)
+        replies.append(Reply(f"{first}\n\n{body}"))
+        closing = f"{text('aandacht_question')}\n\n{source_line(topic)}"
+        replies.append(Reply(closing, (_button("ask_human"), _button("support_nearby"))))
+        return replies
+
+    body = _content(topic, phase, tips_heading_key="tips_heading", max_tips=None,
+                    with_signs=True)
+    replies.append(Reply(body))
+    closing = f"{text('more_question')}\n\n{source_line(topic)}"
+    replies.append(Reply(closing, (_button("more_tips"), _button("support_nearby"),
+                                   _button("ask_human"))))
+    return replies
+
+
+def more_tips(topic: Any, phase: Any) -> List[Reply]:
+    """The extra tips behind the 'Meer tips' button, then the help buttons."""
+    try:
+        topic_id, phase_id = normalize_topic(topic), normalize_phase(phase)
+        block = _phase_block(topic_id, phase_id)
+        extra = _strings(block.get("more_tips")) or _strings(block.get("tips"))
+        if extra:
+            body = f"{text('more_tips_heading', label=label(topic_id))}\n{_bullets(extra)}"
+        else:
+            body = _FALLBACK_TEXT
+        closing = f"{text('after_more_question')}\n\n{source_line(topic_id)}"
+        return [Reply(body), Reply(closing, (_button("support_nearby"), _button("ask_human")))]
+    except Exception:
+        logger.exception("more_tips failed")
+        return [Reply(_FALLBACK_TEXT, (_FALLBACK_BUTTONS["ask_human"],))]
+
+
+def age_question(topic: Any = None) -> Reply:
+    """Ask the child's age, naming the topic when it is known."""
+    if isinstance(topic, str) and topic.strip().lower() in TOPICS:
+        return Reply(text("age_question_topic", label=label(topic)))
+    return Reply(text("age_question"))

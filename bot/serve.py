@@ -1,0 +1,178 @@
+"""Start every process of the assistant in the foreground and stop them all together.
+
+``make run`` calls ``python -m bot.serve --model models/opvoedmaatje.tar.gz``. The tests use
+``Supervisor`` to start the same processes on free ports, once per test session.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from bot import settings
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Service:
+    name: str
+    argv: List[str]
+    health_url: str
+    describe: str
+    extra_env: Dict[str, str] = field(default_factory=dict)
+
+
+def services(model: Path, env: Dict[str, str], token: str) -> List[Service]:
+    """The processes of the assistant, in start order."""
+    rasa_port, action_port = env["RASA_PORT"], env["ACTION_PORT"]
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    return [
+        Service(
+            name="actions",
+            argv=[str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", action_port],
+            health_url=f"http://127.0.0.1:{action_port}/health",
+            describe=f"action server   http://127.0.0.1:{action_port}  (GET /health)",
+            extra_env={"SANIC_HOST": "127.0.0.1"},
+        ),
+        Service(
+            name="rasa",
+            argv=[
+                str(BIN / "rasa"), "run", "--model", str(model), "--enable-api",
+                "--auth-token", token, "--interface", "127.0.0.1", "--port", rasa_port,
+                "--credentials", str(settings.PROJECT_ROOT / "credentials.yml"),
+                "--endpoints", str(settings.PROJECT_ROOT / "endpoints.yml"),
+            ],
+            health_url=f"{rasa_url}/status?token={token}",
+            describe=(
+                f"Rasa server     {rasa_url}  (REST: POST /webhooks/rest/webhook, "
+                f"socket.io: /socket.io/, API token-protected)"
+            ),
+        ),
+    ]
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as answer:
+            return answer.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+class Supervisor:
+    """Starts services in their own process groups; stops all of them on request or failure."""
+
+    def __init__(self, services: List[Service], env: Dict[str, str], log_dir: Optional[Path] = None):
+        self.services = services
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: Dict[str, subprocess.Popen] = {}
+
+    def start(self) -> None:
+        for service in self.services:
+            output = None
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                output = open(self.log_dir / f"{service.name}.log", "ab")
+            self.processes[service.name] = subprocess.Popen(
+                service.argv,
+                cwd=settings.PROJECT_ROOT,
+                env={**self.env, **service.extra_env},
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                start_new_session=True,
+            )
+
+    def failed(self) -> Optional[str]:
+        """The name of a service that has exited, if any."""
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                return name
+        return None
+
+    def wait_ready(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(self.services)
+        while pending:
+            dead = self.failed()
+            if dead:
+                raise RuntimeError(f"the {dead} process stopped during start-up")
+            if time.monotonic() > deadline:
+                raise TimeoutError("not ready in time: " + ", ".join(s.name for s in pending))
+            pending = [s for s in pending if not _ok(s.health_url)]
+            if pending:
+                time.sleep(1)
+
+    def stop(self, grace: float = 15) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + grace
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def runtime_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The environment for the processes: os.environ, the settings' defaults, then overrides."""
+    base = {**os.environ, **(overrides or {})}
+    return {**base, **settings.defaults(base)}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Start Opvoedmaatje (Rasa server and action server).")
+    parser.add_argument("--model", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    env = runtime_env()
+    token, token_file = settings.auth_token(env)
+    env["RASA_AUTH_TOKEN"] = token
+    supervisor = Supervisor(services(args.model, env, token), env)
+
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    supervisor.start()
+    print("Opvoedmaatje is starting (loading the model takes about a minute):", flush=True)
+    for service in supervisor.services:
+        print("  " + service.describe, flush=True)
+    if token_file is not None:
+        print(f"  API token       generated, stored in {token_file} (set RASA_AUTH_TOKEN to choose one)", flush=True)
+    ready = False
+    while not stopping:
+        dead = supervisor.failed()
+        if dead:
+            print(f"The {dead} process stopped; stopping everything.", file=sys.stderr, flush=True)
+            supervisor.stop()
+            return 1
+        if not ready and all(_ok(s.health_url) for s in supervisor.services):
+            ready = True
+            print("Opvoedmaatje is ready. Press Ctrl-C to stop.", flush=True)
+        time.sleep(1)
+    print("Stopping Opvoedmaatje...", flush=True)
+    supervisor.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The web server: the demo page of 'Gemeente Voorbeeldstad' with the chat (and the console)."""

@@ -1,0 +1,157 @@
+"""The web app: the demo page of the fictional 'Gemeente Voorbeeldstad' with the chat at ``/``.
+
+``create_app()`` is a Flask app factory. It registers the professionals' console
+(``bot.console.blueprint``, issue 6) under ``/console`` when that module exists.
+
+Settings (env): ``WEB_PORT`` (8080), ``RASA_URL`` (the Rasa server the chat talks socket.io to;
+default ``http://127.0.0.1:{RASA_PORT}``), ``WEB_SECRET_KEY`` (Flask's session key; generated
+into ``var/web-secret-key`` when unset). Browser assets come from npm (``npm ci`` at the repo
+root) and are served from this server: nothing is loaded from a CDN.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import secrets
+from pathlib import Path
+from types import ModuleType
+from typing import Mapping, Optional
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template, send_file
+
+from bot import settings
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+NODE_MODULES = settings.PROJECT_ROOT / "node_modules"
+SECRET_KEY_FILE = settings.VAR_DIR / "web-secret-key"
+# The npm files the page may load, by the name it uses for them.
+VENDOR_FILES = {
+    "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
+}
+CONSOLE_MODULE = "bot.console.blueprint"
+
+
+def rasa_url(environ: Mapping[str, str] = os.environ) -> str:
+    url = (environ.get("RASA_URL") or "").strip().rstrip("/")
+    return url or f"http://127.0.0.1:{environ.get('RASA_PORT') or '5005'}"
+
+
+def socket_origins(url: str) -> str:
+    """The CSP connect-src sources for a socket.io server at ``url`` (http(s) and ws(s))."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return ""
+    ws = "wss" if parts.scheme == "https" else "ws"
+    return f"{parts.scheme}://{parts.netloc} {ws}://{parts.netloc}"
+
+
+def _secret_key(environ: Mapping[str, str], key_file: Path = SECRET_KEY_FILE) -> str:
+    key = environ.get("WEB_SECRET_KEY")
+    if key:
+        return key
+    if key_file.is_file() and key_file.read_text(encoding="utf-8").strip():
+        return key_file.read_text(encoding="utf-8").strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def _console_blueprint() -> Optional[Blueprint]:
+    """``bot.console.blueprint`` (a module holding a Blueprint, or a Blueprint attribute), if any."""
+    try:
+        found: object = importlib.import_module(CONSOLE_MODULE)
+    except ModuleNotFoundError as error:
+        if error.name not in ("bot.console", CONSOLE_MODULE):
+            raise
+        try:
+            found = getattr(importlib.import_module("bot.console"), "blueprint", None)
+        except ModuleNotFoundError as inner:
+            if inner.name != "bot.console":
+                raise
+            return None
+    if isinstance(found, Blueprint):
+        return found
+    if isinstance(found, ModuleType):
+        for name in ("blueprint", "bp", "console"):
+            candidate = getattr(found, name, None)
+            if isinstance(candidate, Blueprint):
+                return candidate
+        factory = getattr(found, "create_blueprint", None)
+        if callable(factory):
+            candidate = factory()
+            if isinstance(candidate, Blueprint):
+                return candidate
+    logger.warning("web: %s exists but holds no Flask Blueprint; console not registered", CONSOLE_MODULE)
+    return None
+
+
+site = Blueprint("site", __name__, template_folder="templates", static_folder="static",
+                 static_url_path="/static")
+
+
+@site.route("/")
+def index() -> Response:
+    from flask import current_app
+
+    url = current_app.config["RASA_URL"]
+    page = render_template("index.html", rasa_url=url, socket_path="/socket.io/")
+    answer = Response(page, mimetype="text/html")
+    answer.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {socket_origins(url)}; frame-ancestors 'self'; base-uri 'none'; "
+        "form-action 'self'; object-src 'none'"
+    )
+    return answer
+
+
+@site.route("/vendor/<name>")
+def vendor(name: str) -> Response:
+    relative = VENDOR_FILES.get(name)
+    if relative is None:
+        abort(404)
+    path = NODE_MODULES / relative
+    if not path.is_file():
+        logger.error("web: %s is missing: run `npm ci` in %s", relative, settings.PROJECT_ROOT)
+        abort(404)
+    return send_file(path, mimetype="text/javascript", max_age=3600)
+
+
+@site.route("/health")
+def health() -> Response:
+    return jsonify(status="ok")
+
+
+@site.after_app_request
+def security_headers(answer: Response) -> Response:
+    answer.headers.setdefault("X-Content-Type-Options", "nosniff")
+    answer.headers.setdefault("Referrer-Policy", "no-referrer")
+    return answer
+
+
+def create_app(environ: Optional[Mapping[str, str]] = None) -> Flask:
+    """The web app: demo page, its assets, and the console when ``bot.console`` provides one."""
+    environ = os.environ if environ is None else environ
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        RASA_URL=rasa_url(environ),
+        SECRET_KEY=_secret_key(environ),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        JSON_AS_ASCII=False,
+    )
+    app.register_blueprint(site)
+    console = _console_blueprint()
+    if console is not None:
+        app.register_blueprint(console, url_prefix=console.url_prefix or "/console")
+        logger.info("web: console registered under %s", console.url_prefix or "/console")
+    return app

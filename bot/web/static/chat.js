@@ -1,0 +1,297 @@
+/* Opvoedmaatje web chat: a small accessible socket.io widget (no framework, no CDN).
+ *
+ * Talks Rasa's socket.io channel: `session_request` / `session_confirm` with a session id kept
+ * in localStorage (a reload keeps the conversation), `user_uttered` / `bot_uttered` messages.
+ * The conversation shown is kept in localStorage too, until "Gesprek wissen" is used.
+ * Accessibility: the messages are in a role="log" live region, the typing state and connection
+ * problems in a role="status" region, quick replies are real buttons in a labelled group, and
+ * focus goes back to the input after a choice.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("opvoedmaatje-chat");
+  if (!root) { return; }
+
+  var SESSION_KEY = "opvoedmaatje.session_id";
+  var HISTORY_KEY = "opvoedmaatje.history";
+  var MAX_HISTORY = 200;
+  var TYPING_TIMEOUT_MS = 45000;
+  var TEXT = {
+    typing: "Opvoedmaatje typt\u2026",
+    slow: "Het antwoord duurt lang. Probeer het zo nog eens.",
+    offline: "Geen verbinding met de chat. We proberen het opnieuw\u2026",
+    unavailable: "De chat werkt nu niet. Probeer het later nog eens, of bel het Centrum voor Jeugd en Gezin.",
+    cleared: "Het gesprek is gewist op dit apparaat.",
+    bot: "Opvoedmaatje:",
+    user: "Jij:",
+    choices: "Kies een antwoord",
+    newTab: "(opent in een nieuw tabblad)"
+  };
+
+  var log = document.getElementById("chat-log");
+  var empty = document.getElementById("chat-empty");
+  var status = document.getElementById("chat-status");
+  var form = document.getElementById("chat-form");
+  var input = document.getElementById("chat-input");
+  var sendButton = document.getElementById("chat-send");
+  var clearButton = document.getElementById("chat-clear");
+
+  var socket = null;
+  var sessionId = null;
+  var confirmed = false;
+  var queue = [];
+  var typingTimer = null;
+  var history = [];
+
+  /* ---------- storage (may be blocked: then the chat still works, without persistence) */
+
+  function load(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+  function save(key, value) {
+    try {
+      if (value === null) { window.localStorage.removeItem(key); }
+      else { window.localStorage.setItem(key, value); }
+    } catch (e) { /* storage full or blocked */ }
+  }
+  function loadHistory() {
+    try {
+      var items = JSON.parse(load(HISTORY_KEY) || "[]");
+      return Array.isArray(items) ? items.filter(function (item) {
+        return item && (item.from === "bot" || item.from === "user") && typeof item.text === "string";
+      }) : [];
+    } catch (e) { return []; }
+  }
+  function remember(entry) {
+    history.push(entry);
+    if (history.length > MAX_HISTORY) { history = history.slice(-MAX_HISTORY); }
+    save(HISTORY_KEY, JSON.stringify(history));
+  }
+
+  /* ---------- rendering */
+
+  var LINK = /\[([^\]\n]{1,200})\]\((https?:\/\/[^\s)]+)\)|(https?:\/\/[^\s<>"]+)|\b((?:[a-z0-9-]+\.)+(?:nl|com|org|eu|info)(?:\/[^\s<>"]*)?)/gi;
+
+  function trimUrl(url) {
+    var trailing = "";
+    while (/[.,;:!?)]$/.test(url)) { trailing = url.slice(-1) + trailing; url = url.slice(0, -1); }
+    return [url, trailing];
+  }
+
+  function link(label, href) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.textContent = label;
+    var hint = document.createElement("span");
+    hint.className = "visually-hidden";
+    hint.textContent = " " + TEXT.newTab;
+    a.appendChild(hint);
+    return a;
+  }
+
+  /* Text with links as DOM nodes; never innerHTML, so no markup from messages runs. */
+  function richText(parent, text) {
+    var last = 0;
+    var match;
+    LINK.lastIndex = 0;
+    while ((match = LINK.exec(text)) !== null) {
+      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      if (match[1]) {
+        parent.appendChild(link(match[1], match[2]));
+      } else {
+        var raw = match[3] || match[4];
+        var parts = trimUrl(raw);
+        var href = match[3] ? parts[0] : "https://" + parts[0];
+        parent.appendChild(link(parts[0], href));
+        if (parts[1]) { parent.appendChild(document.createTextNode(parts[1])); }
+      }
+      last = match.index + match[0].length;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  function removeChoices() {
+    var groups = log.querySelectorAll(".choices");
+    for (var i = 0; i < groups.length; i++) { groups[i].parentNode.removeChild(groups[i]); }
+  }
+
+  function renderMessage(entry) {
+    if (empty && empty.parentNode) { empty.parentNode.removeChild(empty); }
+    var bubble = document.createElement("div");
+    bubble.className = "msg " + (entry.from === "bot" ? "msg-bot" : "msg-user");
+    var who = document.createElement("span");
+    who.className = "visually-hidden";
+    who.textContent = (entry.from === "bot" ? TEXT.bot : TEXT.user) + " ";
+    bubble.appendChild(who);
+    var paragraphs = entry.text.split(/\n{2,}/);
+    for (var i = 0; i < paragraphs.length; i++) {
+      var p = document.createElement("p");
+      richText(p, paragraphs[i]);
+      bubble.appendChild(p);
+    }
+    log.appendChild(bubble);
+    if (entry.from === "bot" && entry.buttons && entry.buttons.length) {
+      renderChoices(entry.buttons);
+    }
+    scrollDown();
+  }
+
+  function renderChoices(buttons) {
+    removeChoices();
+    var group = document.createElement("div");
+    group.className = "choices";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", TEXT.choices);
+    buttons.forEach(function (button) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.textContent = button.title;
+      b.addEventListener("click", function () {
+        sendMessage(button.payload, button.title);
+        input.focus();
+      });
+      group.appendChild(b);
+    });
+    log.appendChild(group);
+  }
+
+  function setStatus(text) { status.textContent = text || ""; }
+
+  function typing(on) {
+    if (typingTimer) { window.clearTimeout(typingTimer); typingTimer = null; }
+    if (on) {
+      log.setAttribute("aria-busy", "true");
+      setStatus(TEXT.typing);
+      typingTimer = window.setTimeout(function () {
+        log.removeAttribute("aria-busy");
+        setStatus(TEXT.slow);
+      }, TYPING_TIMEOUT_MS);
+    } else {
+      log.removeAttribute("aria-busy");
+      if (status.textContent === TEXT.typing || status.textContent === TEXT.slow) { setStatus(""); }
+    }
+  }
+
+  /* ---------- messages */
+
+  function buttonsOf(message) {
+    var raw = message.quick_replies || message.buttons || [];
+    if (!Array.isArray(raw)) { return []; }
+    return raw.filter(function (b) {
+      return b && typeof b.title === "string" && b.title && typeof b.payload === "string";
+    }).map(function (b) { return { title: b.title, payload: b.payload }; });
+  }
+
+  function receive(message) {
+    if (!message || typeof message !== "object") { return; }
+    var text = typeof message.text === "string" ? message.text : "";
+    if (!text && message.attachment && message.attachment.payload && message.attachment.payload.src) {
+      text = message.attachment.payload.src;
+    }
+    var buttons = buttonsOf(message);
+    if (!text && !buttons.length) { return; }
+    typing(false);
+    var entry = { from: "bot", text: text, buttons: buttons };
+    remember(entry);
+    renderMessage(entry);
+  }
+
+  function emitMessage(payload) {
+    socket.emit("user_uttered", { message: payload, session_id: sessionId });
+  }
+
+  function sendMessage(payload, shown) {
+    payload = (payload || "").trim();
+    if (!payload) { return; }
+    removeChoices();
+    var entry = { from: "user", text: shown || payload };
+    remember(entry);
+    renderMessage(entry);
+    typing(true);
+    if (socket && confirmed) { emitMessage(payload); } else { queue.push(payload); }
+  }
+
+  /* ---------- connection */
+
+  function requestSession() {
+    confirmed = false;
+    socket.emit("session_request", { session_id: sessionId });
+  }
+
+  function connect() {
+    if (typeof window.io !== "function") {
+      setStatus(TEXT.unavailable);
+      input.disabled = true;
+      sendButton.disabled = true;
+      return;
+    }
+    socket = window.io(root.getAttribute("data-socket-url"), {
+      path: root.getAttribute("data-socket-path") || "/socket.io/",
+      reconnectionDelayMax: 10000
+    });
+    socket.on("connect", function () {
+      if (status.textContent === TEXT.offline) { setStatus(""); }
+      requestSession();
+    });
+    socket.on("session_confirm", function (data) {
+      var id = typeof data === "string" ? data : (data && data.session_id);
+      if (typeof id !== "string" || !id) { return; }
+      sessionId = id;
+      save(SESSION_KEY, id);
+      confirmed = true;
+      while (queue.length) { emitMessage(queue.shift()); }
+    });
+    socket.on("bot_uttered", receive);
+    socket.on("connect_error", function () {
+      if (!status.textContent || status.textContent === TEXT.typing) { setStatus(TEXT.offline); }
+    });
+    socket.on("disconnect", function () { confirmed = false; });
+  }
+
+  /* ---------- start */
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value;
+    if (!text.trim()) { input.focus(); return; }
+    input.value = "";
+    sendMessage(text);
+    input.focus();
+  });
+
+  clearButton.addEventListener("click", function () {
+    save(SESSION_KEY, null);
+    save(HISTORY_KEY, null);
+    history = [];
+    queue = [];
+    sessionId = null;
+    typing(false);
+    while (log.lastChild) { log.removeChild(log.lastChild); }
+    var label = document.createElement("p");
+    label.className = "visually-hidden";
+    label.id = "chat-log-label";
+    label.textContent = "Gesprek met Opvoedmaatje";
+    log.appendChild(label);
+    if (empty) { log.appendChild(empty); }
+    if (socket) { requestSession(); }
+    setStatus(TEXT.cleared);
+    input.focus();
+  });
+
+  sessionId = load(SESSION_KEY);
+  history = loadHistory();
+  if (history.length) {
+    log.setAttribute("aria-live", "off");   /* do not read the restored conversation aloud */
+    history.forEach(function (entry, index) {
+      var isLast = index === history.length - 1;
+      renderMessage({ from: entry.from, text: entry.text, buttons: isLast ? buttonsOf(entry) : [] });
+    });
+    window.setTimeout(function () { log.setAttribute("aria-live", "polite"); }, 500);
+  }
+  connect();
+}());

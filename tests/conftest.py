@@ -1,0 +1,93 @@
+"""Shared fixtures: the trained model and the real servers, started once per test session."""
+from __future__ import annotations
+
+import secrets
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+import requests
+
+from bot import serve, settings
+from tests.web_fixture import CHANNEL_ENV
+
+ROOT = settings.PROJECT_ROOT
+MODEL = ROOT / "models" / "opvoedmaatje.tar.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Assistant:
+    """A running Rasa server (and action server) to talk to over REST."""
+
+    url: str
+    token: str
+    log_dir: Path
+
+    def say(self, sender: str, text: str) -> List[Dict[str, Any]]:
+        answer = requests.post(f"{self.url}/webhooks/rest/webhook",
+                               json={"sender": sender, "message": text}, timeout=60)
+        answer.raise_for_status()
+        return answer.json()
+
+    def slots(self, sender: str) -> Dict[str, Any]:
+        answer = requests.get(f"{self.url}/conversations/{sender}/tracker",
+                              params={"token": self.token}, timeout=30)
+        answer.raise_for_status()
+        return answer.json()["slots"]
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.log_dir.glob("*.log"))
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def texts(replies: List[Dict[str, Any]]) -> str:
+    return " ".join(r.get("text") or "" for r in replies)
+
+
+def _start(tmp: Path, with_actions: bool) -> Iterator[Assistant]:
+    if not MODEL.is_file():
+        pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does this first).")
+    token = secrets.token_urlsafe(16)
+    env = serve.runtime_env({
+        "RASA_PORT": str(free_port()),
+        "ACTION_PORT": str(free_port()),
+        "TRACKER_STORE_URL": f"sqlite:///{tmp / 'trackers.db'}",
+        "RASA_AUTH_TOKEN": token,
+        "LOCK_STORE_TYPE": "in_memory",
+        # channels (issue 7): WEB_ORIGINS, WhatsApp settings pointing at the Graph API stand-in
+        **CHANNEL_ENV,
+    })
+    services = serve.services(MODEL, env, token)
+    if not with_actions:
+        services = [s for s in services if s.name != "actions"]
+    supervisor = serve.Supervisor(services, env, log_dir=tmp / "logs")
+    supervisor.start()
+    try:
+        supervisor.wait_ready(timeout=400)
+        yield Assistant(f"http://127.0.0.1:{env['RASA_PORT']}", token, tmp / "logs")
+    finally:
+        supervisor.stop()
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    """Rasa server + action server on free ports, with the trained model."""
+    yield from _start(tmp_path_factory.mktemp("assistant"), with_actions=True)
+
+
+@pytest.fixture(scope="session")
+def assistant_without_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    """A Rasa server whose action server is down (nothing listens on its port)."""
+    yield from _start(tmp_path_factory.mktemp("no-actions"), with_actions=False)

@@ -1,0 +1,227 @@
+"""A local stand-in of Meta's Graph API (WhatsApp Cloud API ``/messages``), for tests.
+
+Runs an aiohttp server on 127.0.0.1 in a background thread. Like the real API it checks the
+bearer token (401, OAuthException code 190), the phone number id in the path (404) and the
+message object's shape and Meta's limits (400, code 100), and answers a sent message with a
+``wamid``. It records what it accepted (``sent``) and refused (``rejected``), and can be told to
+fail the next requests (``fail_next``: 5xx / 429 with Retry-After) to test retries.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from aiohttp import web
+
+_DIGITS = re.compile(r"^\d{6,15}$")
+
+
+def shape_problems(body: Any) -> List[str]:
+    """What is wrong with a message object by the Cloud API's rules (empty list: fine)."""
+    if not isinstance(body, dict):
+        return ["body is not an object"]
+    problems = []
+    if body.get("messaging_product") != "whatsapp":
+        problems.append("messaging_product must be 'whatsapp'")
+    if not isinstance(body.get("to"), str) or not _DIGITS.match(body["to"]):
+        problems.append("to must be a phone number (digits)")
+    kind = body.get("type")
+    if kind == "text":
+        text = body.get("text")
+        if not isinstance(text, dict) or not isinstance(text.get("body"), str) or not text["body"]:
+            problems.append("text.body missing")
+        elif len(text["body"]) > 4096:
+            problems.append("text.body longer than 4096")
+        if isinstance(text, dict) and "preview_url" in text and not isinstance(text["preview_url"], bool):
+            problems.append("text.preview_url must be a boolean")
+    elif kind == "interactive":
+        problems += _interactive_problems(body.get("interactive"))
+    elif kind == "template":
+        template = body.get("template")
+        if not isinstance(template, dict) or not isinstance(template.get("name"), str) or not template["name"]:
+            problems.append("template.name missing")
+        elif not isinstance(template.get("language"), dict) or not isinstance(template["language"].get("code"), str):
+            problems.append("template.language.code missing")
+    elif kind == "image":
+        image = body.get("image")
+        if not isinstance(image, dict) or not (image.get("link") or image.get("id")):
+            problems.append("image.link or image.id missing")
+    else:
+        problems.append(f"unsupported type {kind!r}")
+    return problems
+
+
+def _interactive_problems(interactive: Any) -> List[str]:
+    if not isinstance(interactive, dict):
+        return ["interactive missing"]
+    problems = []
+    kind = interactive.get("type")
+    body_text = (interactive.get("body") or {}).get("text") if isinstance(interactive.get("body"), dict) else None
+    if not isinstance(body_text, str) or not body_text:
+        problems.append("interactive.body.text missing")
+    action = interactive.get("action")
+    if not isinstance(action, dict):
+        return problems + ["interactive.action missing"]
+    if kind == "button":
+        if isinstance(body_text, str) and len(body_text) > 1024:
+            problems.append("button body longer than 1024")
+        buttons = action.get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            return problems + ["1 to 3 reply buttons required"]
+        ids, titles = set(), set()
+        for button in buttons:
+            reply = button.get("reply") if isinstance(button, dict) else None
+            if not isinstance(button, dict) or button.get("type") != "reply" or not isinstance(reply, dict):
+                problems.append("button must be {type: reply, reply: {...}}")
+                continue
+            rid, title = reply.get("id"), reply.get("title")
+            if not isinstance(rid, str) or not rid or len(rid) > 256:
+                problems.append("reply.id must be 1-256 characters")
+            if not isinstance(title, str) or not title or len(title) > 20:
+                problems.append("reply.title must be 1-20 characters")
+            ids.add(rid)
+            titles.add(title)
+        if len(ids) != len(buttons) or len(titles) != len(buttons):
+            problems.append("reply ids and titles must be unique")
+    elif kind == "list":
+        if isinstance(body_text, str) and len(body_text) > 4096:
+            problems.append("list body longer than 4096")
+        label = action.get("button")
+        if not isinstance(label, str) or not label or len(label) > 20:
+            problems.append("list button label must be 1-20 characters")
+        sections = action.get("sections")
+        if not isinstance(sections, list) or not 1 <= len(sections) <= 10:
+            return problems + ["1 to 10 sections required"]
+        rows = [r for s in sections if isinstance(s, dict) for r in (s.get("rows") or [])]
+        if not 1 <= len(rows) <= 10:
+            problems.append("1 to 10 rows required")
+        for row in rows:
+            if not isinstance(row, dict):
+                problems.append("row must be an object")
+                continue
+            if not isinstance(row.get("id"), str) or not row["id"] or len(row["id"]) > 200:
+                problems.append("row.id must be 1-200 characters")
+            if not isinstance(row.get("title"), str) or not row["title"] or len(row["title"]) > 24:
+                problems.append("row.title must be 1-24 characters")
+            if "description" in row and len(str(row["description"])) > 72:
+                problems.append("row.description longer than 72")
+    else:
+        problems.append(f"unsupported interactive type {kind!r}")
+    return problems
+
+
+@dataclass
+class Failure:
+    status: int
+    retry_after: Optional[str] = None
+    code: Optional[int] = None
+
+
+@dataclass
+class GraphStandIn:
+    """``with GraphStandIn(token, phone_number_id) as graph: ... graph.base_url ...``"""
+
+    token: str
+    phone_number_id: str
+    port: int = 0
+    version: str = "v21.0"
+    sent: List[Dict[str, Any]] = field(default_factory=list)
+    rejected: List[Dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0
+    _failures: List[Failure] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{self.version}"
+
+    def fail_next(self, status: int, times: int = 1, retry_after: Optional[str] = None,
+                  code: Optional[int] = None) -> None:
+        with self._lock:
+            self._failures.extend(Failure(status, retry_after, code) for _ in range(times))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.sent.clear()
+            self.rejected.clear()
+            self._failures.clear()
+            self.attempts = 0
+
+    def to(self, number: str) -> List[Dict[str, Any]]:
+        with self._lock:
+            return [m for m in self.sent if m.get("to") == number]
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        with self._lock:
+            self.attempts += 1
+            failure = self._failures.pop(0) if self._failures else None
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.json_response({"error": {"message": "Invalid OAuth access token.",
+                                                "type": "OAuthException", "code": 190}}, status=401)
+        if request.match_info["version"] != self.version or request.match_info["phone"] != self.phone_number_id:
+            return web.json_response({"error": {"message": "Unknown path", "type": "GraphMethodException",
+                                                "code": 100}}, status=404)
+        if failure is not None:
+            headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
+            return web.json_response({"error": {"message": "(#%s) failure" % (failure.code or 1),
+                                                "code": failure.code or 1}}, status=failure.status,
+                                     headers=headers)
+        if not request.content_type == "application/json":
+            return web.json_response({"error": {"message": "JSON expected", "code": 100}}, status=400)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": {"message": "Invalid JSON", "code": 100}}, status=400)
+        problems = shape_problems(body)
+        with self._lock:
+            (self.rejected if problems else self.sent).append(body if not problems else {"body": body, "problems": problems})
+        if problems:
+            return web.json_response({"error": {"message": "(#100) Invalid parameter: " + "; ".join(problems),
+                                                "type": "OAuthException", "code": 100}}, status=400)
+        wamid = "wamid." + uuid.uuid4().hex
+        return web.json_response({"messaging_product": "whatsapp",
+                                  "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                                  "messages": [{"id": wamid}]})
+
+    def __enter__(self) -> "GraphStandIn":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+
+        async def serve() -> None:
+            app = web.Application()
+            app.router.add_post("/{version}/{phone}/messages", self._messages)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(serve())
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="graph-standin", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the Graph API stand-in did not start")
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

@@ -1,0 +1,508 @@
+"""Tests for bot/age.py: Dutch age understanding (no Rasa needed).
+
+Expected months follow the conventions in the brief: whole years x 12, "bijna N" = N*12-1,
+"groep N" = (N+3) years, secondary year N = (11+N) years, weeks*12/52 and days*12/365 rounded
+down, band words = the band's lower bound (not exact).
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import pytest
+
+from bot.age import MAX_CHILD_MONTHS, AgeMention, find_ages, parse_age
+
+# (text, expected months or None, expected phase), without expecting_age.
+STATED = [
+    # plain forms
+    ("mijn dochter van 3", 36, "2-4"),
+    ("zoon van 3 jaar", 36, "2-4"),
+    ("mijn zoon is 3jr", 36, "2-4"),
+    ("een 3-jarige die niet wil slapen", 36, "2-4"),
+    ("mijn 3 jarige bijt", 36, "2-4"),
+    ("mijn driejarige wil niet slapen", 36, "2-4"),
+    ("hij is drie jaar oud", 36, "2-4"),
+    ("dochter van 2,5", 30, "2-4"),
+    ("zoon van 2.5 jaar", 30, "2-4"),
+    ("mijn dochter is 2,5 jaar", 30, "2-4"),
+    ("tweeënhalf jaar", 30, "2-4"),
+    ("ons meisje is tweeenhalf", 30, "2-4"),
+    ("zoon van twee en een half", 30, "2-4"),
+    ("zoon van 2 1/2", 30, "2-4"),
+    ("dochter van 2½", 30, "2-4"),
+    ("anderhalf jaar", 18, "0-2"),
+    ("mijn zoon van anderhalf bijt", 18, "0-2"),
+    ("ons kind is anderhalf jaar oud", 18, "0-2"),
+    ("baby van 18 maanden", 18, "0-2"),
+    ("dochter van 18 mnd", 18, "0-2"),
+    ("18 maanden", 18, "0-2"),
+    ("ons kindje van 6 weken huilt veel", 1, "0-2"),
+    ("6 weken", 1, "0-2"),
+    ("onze baby is 10 dagen oud", 0, "0-2"),
+    ("10 dagen oud", 0, "0-2"),
+    ("dochter van 3 weken", 0, "0-2"),
+    ("ons kind van 100 dagen", 3, "0-2"),
+    ("mijn zoon is net 2", 24, "2-4"),
+    ("dochter van bijna 4", 47, "2-4"),
+    ("mijn zoon is pas 6", 72, "5-12"),
+    ("ze is ruim 3", 36, "2-4"),
+    ("mijn zoon van ongeveer 8", 96, "5-12"),
+    ("mijn zoon is een jaar of 8", 96, "5-12"),
+    ("een jaar of 3", 36, "2-4"),
+    ("zoon (7) luistert niet", 84, "5-12"),
+    ("zoon(7) luistert niet", 84, "5-12"),
+    ("zoon 16 gamet", 192, "12-19"),
+    ("dochter 14 blowt", 168, "12-19"),
+    ("dochter (14 jr)", 168, "12-19"),
+    ("dochter, 14, blowt", 168, "12-19"),
+    ("dochter: 6", 72, "5-12"),
+    ("mijn jongste (4) slaapt slecht", 48, "2-4"),
+    ("mijn oudste van 12 spijbelt", 144, "12-19"),
+    ("de kleine is 2", 24, "2-4"),
+    ("mijn kleine van 2", 24, "2-4"),
+    ("zoontje van vier", 48, "2-4"),
+    ("dochtertje van twee", 24, "2-4"),
+    ("meisje van 5", 60, "5-12"),
+    ("jongen van 11", 132, "5-12"),
+    ("kind van 10", 120, "5-12"),
+    ("een elf-jarige", 132, "5-12"),
+    ("elfjarige dochter", 132, "5-12"),
+    ("veertienjarige zoon", 168, "12-19"),
+    ("mijn zoon van zeventien", 204, "12-19"),
+    ("ons kind van een jaar", 12, "0-2"),
+    ("zoon van 1 jaar", 12, "0-2"),
+    ("1 jarige", 12, "0-2"),
+    ("een jaar", 12, "0-2"),
+    ("1 jaar", 12, "0-2"),
+    ("een eenjarige", 12, "0-2"),
+    ("zoon van één", 12, "0-2"),
+    ("mijn dochter is 3 jaar en 4 maanden", 40, "2-4"),
+    ("3 jaar en 4 maanden", 40, "2-4"),
+    ("zoon van 2 jaar 3 maanden", 27, "2-4"),
+    ("een dochter van 1 jaar en 3 weken", 12, "0-2"),
+    ("zoon van 3 en een half", 42, "2-4"),
+    ("dochter van 3 en half", 42, "2-4"),
+    ("baby van een half jaar", 6, "0-2"),
+    ("half jaar", 6, "0-2"),
+    ("half jaar oud", 6, "0-2"),
+    ("negen maanden", 9, "0-2"),
+    ("mijn zoon van negen maanden", 9, "0-2"),
+    ("mijn zoon is 13 maanden", 13, "0-2"),
+    ("dochter van 30 maanden", 30, "2-4"),
+    ("3 jaar", 36, "2-4"),
+    ("3 jaar oud", 36, "2-4"),
+    ("3jr", 36, "2-4"),
+    ("drie jaar oud", 36, "2-4"),
+    ("hij wordt 4 en plast nog in bed", 47, "2-4"),
+    ("ze is 1 jaar en loopt nog niet", 12, "0-2"),
+    ("ze is 6 weken", 1, "0-2"),
+    ("Mijn dochter is 4 jaar en heel koppig", 48, "2-4"),
+    ("Emma is 3 en bijt andere kinderen", 36, "2-4"),
+    ("mijn dochter, nu 14, wil niet meer naar school", 168, "12-19"),
+    ("sinds hij 2 is slaapt hij slecht", 24, "2-4"),
+    ("omdat ze 14 is mag ze niet alles", 168, "12-19"),
+    ("leeftijd: 7", 84, "5-12"),
+    ("Onze 2-jarige heeft driftbuien", 24, "2-4"),
+    ("een 2 jaar oude jongen", 24, "2-4"),
+    ("baby van 8", 8, "0-2"),          # a bare number after 'baby' is months
+    ("dreumes van 18", 18, "0-2"),
+    ("peuter van 3", 36, "2-4"),
+    ("mijn tienerdochter van 16", 192, "12-19"),
+    # 19 to 25 years: an age, but no phase
+    ("mijn zoon van twintig", 240, None),
+    ("dochter van negentien", 228, None),
+    ("mijn zoon is 25 jaar", 300, None),
+    # school years
+    ("groep 5", 96, "5-12"),
+    ("gr 5", 96, "5-12"),
+    ("gr. 5", 96, "5-12"),
+    ("groep vijf", 96, "5-12"),
+    ("hij zit in groep 8", 132, "5-12"),
+    ("dochter in groep 1", 48, "2-4"),
+    ("zit in groep 1/2", 48, "2-4"),
+    ("in de 3e groep", 72, "5-12"),
+    ("brugklas", 144, "12-19"),
+    ("mijn zoon zit in de brugklas", 144, "12-19"),
+    ("brugger", 144, "12-19"),
+    ("zit in 2 havo", 156, "12-19"),
+    ("3 vwo", 168, "12-19"),
+    ("4 vmbo", 180, "12-19"),
+    ("havo 4", 180, "12-19"),
+    ("3vwo", 168, "12-19"),
+    ("klas 2 van de middelbare", 156, "12-19"),
+    ("eerste klas middelbare", 144, "12-19"),
+    ("2e klas van het vwo", 156, "12-19"),
+    ("1e jaar middelbaar", 144, "12-19"),
+    ("ze zit in het eerste middelbaar", 144, "12-19"),
+    ("tweede middelbaar", 156, "12-19"),
+    ("3de secundair", 168, "12-19"),
+    ("het 3de leerjaar", 96, "5-12"),
+    ("eerste leerjaar", 72, "5-12"),
+    ("derde kleuterklas", 60, "5-12"),
+    ("instapklas", 30, "2-4"),
+]
+
+# band words: the band's lower bound, not exact
+BANDS = [
+    ("baby", 0, "0-2"),
+    ("pasgeboren", 0, "0-2"),
+    ("zuigeling", 0, "0-2"),
+    ("dreumes", 12, "0-2"),
+    ("peuter", 24, "2-4"),
+    ("peutertje", 24, "2-4"),
+    ("kleuter", 48, "2-4"),
+    ("schoolkind", 60, "5-12"),
+    ("basisschoolkind", 60, "5-12"),
+    ("puber", 144, "12-19"),
+    ("tiener", 144, "12-19"),
+    ("tienerdochter", 144, "12-19"),
+    ("puberzoon", 144, "12-19"),
+    ("adolescent", 144, "12-19"),
+    ("hoe ga ik om met een liegende puber", 144, "12-19"),
+    ("ik hou het niet meer vol, ik heb mijn baby net hardhandig in bed gegooid", 0, "0-2"),
+    ("onze pasgeboren zoon huilt veel", 0, "0-2"),
+    ("mijn zoon zit in de puberteit", 144, "12-19"),
+    ("Mijn PUBER luistert niet", 144, "12-19"),
+]
+
+# whole messages as parents type them
+MESSAGES = [
+    ("mijn dochter van 3 slaapt slecht", 36, "2-4"),
+    ("onze puber van 15 blowt", 180, "12-19"),
+    ("hij zit in groep 5 en leest slecht", 96, "5-12"),
+    ("zoon 16 gamet 10 uur per dag en eet nauwelijks", 192, "12-19"),
+    ("mijn zoontje van 9 maanden huilt als ik naar mijn werk ga", 9, "0-2"),
+    ("Onze dochter in groep 6 wil niet lezen", 108, "5-12"),
+    ("Mijn dochter in groep 6 wil niet lezen, ze vindt het stom", 108, "5-12"),
+    ("Mijn zoon van 7 maanden slaapt alleen in de kinderwagen", 7, "0-2"),
+    ("peuter van 3 gooit met eten aan tafel", 36, "2-4"),
+    ("Onze dochter van 2 krijgt een woedeaanval als ze haar jas aan moet", 24, "2-4"),
+    ("Mijn zoon van 6 plast overdag nog vaak in zijn broek", 72, "5-12"),
+    ("Ons kind van 10 heeft al maanden geen zin meer om te spelen", 120, "5-12"),
+    ("mijn dochter van 14 heeft haar eerste vriendje, hoe ga ik daarmee om?", 168, "12-19"),
+    ("Mijn zoon van 15 heeft wiet gerookt op een feestje", 180, "12-19"),
+    ("zoon 16 gamet 10 uur per dag en eet en slaapt nauwelijks meer", 192, "12-19"),
+    ("Hoe leer ik mijn kind van 4 delen met zijn broertje?", 48, "2-4"),
+    ("Mijn dochter van 12 zegt dat ze soms haar armen krast", 144, "12-19"),
+    ("Mijn vriend heeft mijn zoon van 3 geslagen tot hij bloedde", 36, "2-4"),
+    ("Mijn dochter van 1 heeft batterijtjes ingeslikt", 12, "0-2"),
+    ("Mijn zoon van 5 zei 'ik schiet je dood' tegen zijn zus", 60, "5-12"),
+    ("MIJN DOCHTER VAN 3 WIL NIET ETEN", 36, "2-4"),
+    ("Hoi! Mijn zoontje (2,5) wil niet naar bed 😩", 30, "2-4"),
+    ("goedemorgen, ik heb een vraag over mijn dochter van 8 maanden", 8, "0-2"),
+    ("ons manneke van 3 wil niet slapen", 36, "2-4"),
+    ("onze gast van 15 zit de hele dag op zijn gsm", 180, "12-19"),
+    ("mijn zoon zit in het 2de leerjaar en kan niet stilzitten", 84, "5-12"),
+    ("ik ben 34 en mijn zoon is 3", 36, "2-4"),
+    ("ik (28) en mijn dochter (4) zijn allebei moe", 48, "2-4"),
+    ("ze slaapt al 3 weken slecht, mijn dochter van 5", 60, "5-12"),
+    ("zoon van 3 slaapt sinds 2 weken slecht en huilt 2 uur per nacht", 36, "2-4"),
+    ("hoi, 3 jaar en wil niet eten", 36, "2-4"),
+    ("<p>Mijn dochter van 3 slaapt slecht</p>", 36, "2-4"),
+    ("mijn zoon van 3 en een half wil niet naar de wc", 42, "2-4"),
+    ("hij is 3, bijna 4 en wil niet slapen", 47, "2-4"),
+    ("onze dochter van 2 jaar en 3 maanden bijt op de opvang", 27, "2-4"),
+]
+
+# several children: parse_age picks one (rule in bot/age.py), find_ages returns all
+SEVERAL = [
+    ("zoon van 7 en dochter van 9", 84, [84, 108]),
+    ("mijn kinderen van 3 en 5", 36, [36, 60]),
+    ("mijn kinderen zijn 3 en 5", 36, [36, 60]),
+    ("kinderen van 3, 5 en 8 maken veel ruzie", 36, [36, 60, 96]),
+    ("mijn zoon van 7 slaat zijn zusje van 4", 84, [84, 48]),
+    ("Ik heb een zoon van 12 en een dochter van 3. Mijn dochter slaapt slecht", 36, [144, 36]),
+    ("Ik heb een zoon van 12 en een dochter van 3. Mijn zoon blowt", 144, [144, 36]),
+    ("mijn kinderen zijn 3 en 8, de oudste wil niet naar school", 96, [36, 96]),
+    ("mijn kinderen zijn 3 en 8, de jongste plast nog in bed", 36, [36, 96]),
+    ("peuter van 3 en een baby van 6 maanden, de baby huilt veel", 6, [24, 36, 0, 6, 0]),
+    ("onze puber van 15 en zijn broertje van 8", 180, [144, 180, 96]),
+]
+
+# not an age (without expecting_age)
+NEGATIVE = [
+    "",
+    "   ",
+    "3",
+    "14",
+    "anderhalf",
+    "al 3 weken",
+    "sinds 2 maanden",
+    "al 2 jaar",
+    "10 uur per dag",
+    "om 7 uur",
+    "3 keer",
+    "2 kinderen",
+    "5 minuten",
+    "na 2 dagen",
+    "30 graden koorts",
+    "hij heeft koorts van 39",
+    "1 van de 3",
+    "groep",
+    "hoe werkt een groep voor ouders",
+    "mijn 2e kind",
+    "mijn tweede kind wil niet slapen",
+    "ze heeft al 3 weken koorts",
+    "ik ben 34",
+    "ik ben 28 jaar en moe",
+    "mijn man van 40",
+    "ik (28) ben moe",
+    "mijn moeder is 70",
+    "ik ben 20 weken zwanger",
+    "we zijn 3 jaar geleden gescheiden",
+    "hij slaapt sinds 2 weken slecht",
+    "het kost 5 euro",
+    "het kost € 3,50",
+    "bel me op 06-12345678",
+    "bel +31 6 12345678",
+    "ze is op 3-4-2020 geboren",
+    "op 3 mei is ze jarig",
+    "ze gaat om 19:30 naar bed",
+    "ze gaat om half 8 naar bed",
+    "om kwart over 7 is hij wakker",
+    "de eerste 3 maanden waren zwaar",
+    "mijn dochter heeft 3 tanden",
+    "hij huilt 2 uur per nacht",
+    "ze slaapt 11 uur",
+    "ik werk 4 dagen per week",
+    "we hebben 2 kinderen",
+    "ik heb 3 kinderen",
+    "een jaar geleden begon het",
+    "vorig jaar ging het beter",
+    "mijn zoon is 3 dagen ziek geweest",
+    "hij heeft 38,5 koorts",
+    "ze is 3e geworden",
+    "vanaf 12 jaar mag het",
+    "kinderen tussen 2 en 4 jaar",
+    "ze scoorde een 3 voor rekenen",
+    "ik heb mijn dochter 2 jaar borstvoeding gegeven",
+    "mijn dochter van 30",
+    "26 jaar",
+    "Hoe vraag ik een parkeervergunning aan?",
+    "Ik voel me zo alleen met de zorg voor ons kindje",
+    "bedplassen",
+    "ik heb 1 vraag",
+    "hoeveel uur slaap heeft een kind nodig",
+    "toen hij een baby was sliep hij goed",
+    "ik zat zelf in groep 8 toen",
+    "mijn zoon is een schat",
+    "3 x per dag",
+    "5% van de kinderen",
+    "2 weken geleden begon hij te bijten",
+]
+
+# (text, expected months or None, expected phase) with expecting_age=True
+EXPECTING = [
+    ("3", 36, "2-4"),
+    ("14", 168, "12-19"),
+    ("ze is 3", 36, "2-4"),
+    ("net 14", 168, "12-19"),
+    ("anderhalf", 18, "0-2"),
+    ("18 mnd", 18, "0-2"),
+    ("drie", 36, "2-4"),
+    ("een", 12, "0-2"),
+    ("één", 12, "0-2"),
+    ("bijna 4", 47, "2-4"),
+    ("pas 6", 72, "5-12"),
+    ("ruim 3", 36, "2-4"),
+    ("van 3", 36, "2-4"),
+    ("3,5", 42, "2-4"),
+    ("2 1/2", 30, "2-4"),
+    ("hij is 2", 24, "2-4"),
+    ("ze wordt 5", 59, "2-4"),
+    ("nu 7", 84, "5-12"),
+    ("al 14", 168, "12-19"),
+    ("7 en 9", 84, "5-12"),
+    ("groep 5", 96, "5-12"),
+    ("3 jaar", 36, "2-4"),
+    ("ongeveer 10", 120, "5-12"),
+    ("twintig", 240, None),
+    ("19", 228, None),
+    ("25", 300, None),
+    ("hij is 3 en slaapt 10 uur", 36, "2-4"),
+    ("4, bijna 5", 59, "2-4"),
+    ("9 maanden", 9, "0-2"),
+    ("2,5 jaar", 30, "2-4"),
+    ("tweeenhalf", 30, "2-4"),
+    ("elf", 132, "5-12"),
+    ("ze zit in 2 havo", 156, "12-19"),
+    ("brugklas", 144, "12-19"),
+    ("Hij is 6", 72, "5-12"),
+    # not an age even when expecting one
+    ("ik ben 34", None, None),
+    ("34", None, None),
+    ("26", None, None),
+    ("al 3 weken", None, None),
+    ("ze heeft al 3 weken koorts", None, None),
+    ("om 7", None, None),
+    ("3 keer", None, None),
+    ("weet ik niet", None, None),
+    ("ze is een schat", None, None),
+    ("1 van de 3", None, None),
+    ("2 kinderen", None, None),
+    ("mijn 2e", None, None),
+    ("het kost 5 euro", None, None),
+    ("06-12345678", None, None),
+]
+
+
+def _check(mention: AgeMention | None, months: int | None, phase: str | None) -> None:
+    if months is None:
+        assert mention is None, mention
+        return
+    assert mention is not None
+    assert (mention.months, mention.phase) == (months, phase)
+
+
+@pytest.mark.parametrize("text, months, phase", STATED + MESSAGES)
+def test_stated_ages(text: str, months: int, phase: str | None) -> None:
+    mention = parse_age(text)
+    _check(mention, months, phase)
+    assert mention is not None and mention.exact is True
+
+
+@pytest.mark.parametrize("text, months, phase", BANDS)
+def test_band_words(text: str, months: int, phase: str) -> None:
+    mention = parse_age(text)
+    _check(mention, months, phase)
+    assert mention is not None and mention.exact is False
+
+
+@pytest.mark.parametrize("text", NEGATIVE)
+def test_not_an_age(text: str) -> None:
+    assert parse_age(text) is None
+    assert find_ages(text) == []
+
+
+@pytest.mark.parametrize("text, months, phase", EXPECTING)
+def test_expecting_age(text: str, months: int | None, phase: str | None) -> None:
+    _check(parse_age(text, expecting_age=True), months, phase)
+
+
+@pytest.mark.parametrize("text, chosen, all_months", SEVERAL)
+def test_several_children(text: str, chosen: int, all_months: list) -> None:
+    assert [m.months for m in find_ages(text)] == all_months
+    mention = parse_age(text)
+    assert mention is not None and mention.months == chosen
+
+
+@pytest.mark.parametrize("text", ["3", "14", "net 14", "ze is 3", "anderhalf", "18 mnd"])
+def test_bare_answer_needs_the_question(text: str) -> None:
+    """'3' alone is an age only right after 'hoe oud is uw kind?'; '18 mnd' always is."""
+    with_question = parse_age(text, expecting_age=True)
+    assert with_question is not None
+    without = parse_age(text)
+    if text in ("ze is 3", "18 mnd"):
+        assert without == with_question
+    else:
+        assert without is None
+
+
+def test_phase_none_from_228_months_and_nothing_above_25_years() -> None:
+    assert parse_age("mijn zoon is 19 jaar").phase is None
+    assert parse_age("mijn zoon is 18 jaar").phase == "12-19"
+    assert parse_age("mijn zoon is 25 jaar").months == MAX_CHILD_MONTHS
+    assert parse_age("mijn zoon is 26 jaar") is None
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("Zoon van tweeënhalf jaar", "tweeënhalf jaar"),
+    ("👶🏻 Onze baby van 18 mnd!", "18 mnd"),
+    ("ﬁjne dag! Mijn dochter is bijna 4", "bijna 4"),
+    ("ﬁ ﬁ ﬁ mijn DOCHTER van ½ jaar", "½ jaar"),
+    ("Hij zit in Groep 5", "Groep 5"),
+    ("élève: mijn zoon is 3-jarige", "3-jarige"),
+    ("mijn puber", "puber"),
+])
+def test_offsets_point_into_the_original_text(text: str, fragment: str) -> None:
+    mention = parse_age(text)
+    assert mention is not None
+    assert text[mention.start:mention.end] == fragment
+
+
+def test_find_ages_is_in_text_order_and_parse_age_prefers_stated() -> None:
+    found = find_ages("onze peuter van 3 en een baby van 8 maanden")
+    assert [m.start for m in found] == sorted(m.start for m in found)
+    assert [(m.months, m.exact) for m in found] == [(24, False), (36, True), (0, False), (8, True)]
+    assert parse_age("onze peuter van 3 en een baby van 8 maanden").months == 36
+
+
+def test_mention_is_frozen() -> None:
+    mention = parse_age("zoon van 3")
+    with pytest.raises(Exception):
+        mention.months = 4  # type: ignore[misc]
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+def test_empty_and_non_text() -> None:
+    assert find_ages("") == []
+    assert parse_age("") is None
+    assert parse_age(None) is None  # type: ignore[arg-type]
+    assert find_ages(b"zoon van 3") == []  # type: ignore[arg-type]
+    assert parse_age(12) is None  # type: ignore[arg-type]
+
+
+def test_one_megabyte_message() -> None:
+    big = "mijn dochter van 3 slaapt slecht. " + "bla 3 keer 12 uur, al 2 weken " * 35_000
+    assert len(big) > 1_000_000
+    started = time.perf_counter()
+    mention = parse_age(big)
+    assert mention is not None and mention.months == 36
+    assert time.perf_counter() - started < 10
+    assert parse_age("x" * 1_000_000) is None
+    assert parse_age("3 " * 500_000, expecting_age=True).months == 36
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_binary_garbage(seed: int) -> None:
+    rng = random.Random(seed)
+    raw = bytes(rng.getrandbits(8) for _ in range(200_000)) + os.urandom(1000)
+    for text in (raw.decode("latin-1"), raw.decode("utf-8", "replace"),
+                 raw.decode("utf-8", "surrogateescape")):
+        for expecting in (False, True):
+            found = find_ages(text, expecting_age=expecting)
+            assert all(isinstance(m, AgeMention) and 0 <= m.months <= MAX_CHILD_MONTHS
+                       for m in found)
+            parse_age(text, expecting_age=expecting)
+
+
+@pytest.mark.parametrize("text", [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(3)>",
+    "&lt;b&gt;3&lt;/b&gt;",
+    "\x00\x01\x02 3 \x7f",
+    "😀" * 10_000,
+    "\u202e3 jaar",
+    "3" * 5000,
+    "1,2,3,4,5,6,7,8,9,10",
+])
+def test_html_and_odd_text_never_raises(text: str) -> None:
+    found = find_ages(text)
+    assert isinstance(found, list)
+    parse_age(text, expecting_age=True)
+
+
+def test_html_script_is_not_an_age() -> None:
+    assert parse_age("<script>alert(1)</script>") is None
+    assert parse_age("3" * 5000, expecting_age=True) is None
+
+
+def test_fast_enough() -> None:
+    messages = [m for m, _, _ in MESSAGES]
+    for m in messages:  # warm up
+        parse_age(m)
+    started = time.process_time()
+    rounds = 20
+    for _ in range(rounds):
+        for m in messages:
+            parse_age(m)
+    per_message = (time.process_time() - started) / (rounds * len(messages))
+    assert per_message < 0.001, f"{per_message * 1000:.2f} ms per message"
+
+
+def test_enough_table_cases() -> None:
+    total = len(STATED) + len(BANDS) + len(MESSAGES) + len(SEVERAL) + len(NEGATIVE) + len(EXPECTING)
+    assert total >= 170

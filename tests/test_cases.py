@@ -1,0 +1,308 @@
+"""The case store: migrations (SQLite and PostgreSQL), cases, claims, audit log, retention."""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from bot.cases import CaseStore, ClaimConflict, CaseError, retention_days, store_url
+from bot.cases import __main__ as cases_cli
+from bot.cases.schema import VERSION_TABLE, case_audit, cases, metadata
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+PG_URLS = ("postgresql://root@127.0.0.1:5432/test", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_url() -> str | None:
+    for url in PG_URLS:
+        try:
+            engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+            with engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+            engine.dispose()
+            return url
+        except Exception:  # noqa: BLE001 - unreachable: the tests skip
+            continue
+    return None
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> str:
+    url = _postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (database 'test')")
+    return url
+
+
+@pytest.fixture
+def postgresql_store(pg_url: str) -> Iterator[CaseStore]:
+    """A store in a fresh PostgreSQL schema, dropped afterwards."""
+    schema = f"cases_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    store = CaseStore.from_url(pg_url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> CaseStore:
+    return CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> CaseStore:
+    return request.getfixturevalue(f"{request.param}_store")
+
+
+def _case(store: CaseStore, **overrides):
+    values = dict(conversation_id=f"conv-{uuid.uuid4().hex[:8]}", severity="aandacht",
+                  topic="slapen", age_months=30, phase="2-4", channel="socketio",
+                  municipality="Voorbeeldstad", contact_preference="chat", now=T0)
+    values.update(overrides)
+    return store.create_case(**values)
+
+
+def _admin(store: CaseStore, email: str = "sanne@voorbeeldstad.example"):
+    return store.add_user(email, "Sanne", "hash", "professional")
+
+
+# --- migrations --------------------------------------------------------------------------
+
+def test_migration_creates_the_schema_of_the_models(store: CaseStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    assert store.current_revision() == "0001"
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        diff = [d for d in compare_metadata(context, metadata)
+                if not (isinstance(d, tuple) and d[0] == "remove_table" and d[1].name == VERSION_TABLE)]
+    assert diff == []
+
+
+def test_migrating_twice_changes_nothing(store: CaseStore) -> None:
+    case = _case(store)
+    store.migrate()
+    assert store.get(case.id) == case
+    assert store.current_revision() == "0001"
+
+
+def test_downgrade_and_upgrade_again(sqlite_store: CaseStore) -> None:
+    sqlite_store.downgrade("base")
+    assert "cases" not in sa.inspect(sqlite_store.engine).get_table_names()
+    sqlite_store.migrate()
+    assert {"cases", "case_audit", "console_users"} <= set(sa.inspect(sqlite_store.engine).get_table_names())
+
+
+def test_two_processes_starting_together_both_migrate(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'together.db'}"
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            CaseStore.from_url(url)
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert CaseStore.from_url(url, migrate=False).current_revision() == "0001"
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, "sqlite:///"),
+    ({"CASE_STORE_URL": "postgresql://u:p@db:5432/cases"}, "postgresql://u:p@db:5432/cases"),
+    ({"CASE_STORE_URL": "postgres://u@db/cases"}, "postgresql://u@db/cases"),
+])
+def test_store_url_from_one_setting(env: dict, expected: str) -> None:
+    url = store_url(env)
+    assert url.startswith(expected)
+    if not env:
+        assert url.endswith("var/cases.db")
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+def test_a_case_holds_the_summary(store: CaseStore) -> None:
+    case = _case(store, severity="crisis", signal="geweld", words_consent=True,
+                 parent_words=["Hij slaat zijn zusje", "Ik weet het niet meer"],
+                 contact_preference="phone", contact_detail="+31612345678")
+    again = store.get(case.id)
+    assert again == case
+    assert case.status == "open" and case.assigned_to is None
+    assert case.parent_words == ("Hij slaat zijn zusje", "Ik weet het niet meer")
+    assert case.created_at == T0
+    assert not case.anonymous
+
+
+def test_words_are_not_stored_without_consent(store: CaseStore) -> None:
+    case = _case(store, words_consent=False, parent_words=["geheim"])
+    assert case.parent_words == ()
+    with store.engine.connect() as connection:
+        stored = connection.execute(sa.select(cases.c.parent_words).where(cases.c.id == case.id)).scalar()
+    assert stored is None
+
+
+def test_the_database_refuses_words_without_consent(store: CaseStore) -> None:
+    with pytest.raises(sa.exc.IntegrityError):
+        with store.engine.begin() as connection:
+            connection.execute(cases.insert().values(
+                id=uuid.uuid4().hex, conversation_id="c", severity="normaal", words_consent=False,
+                parent_words=json.dumps(["x"]), contact_preference="chat", status="open",
+                created_at=T0.replace(tzinfo=None)))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("severity", "hoog"), ("contact_preference", "postduif"), ("conversation_id", ""),
+])
+def test_invalid_values_are_refused(store: CaseStore, field: str, value: str) -> None:
+    with pytest.raises(ValueError):
+        _case(store, **{field: value})
+
+
+def test_open_cases_by_urgency_then_oldest(store: CaseStore) -> None:
+    normal_old = _case(store, severity="normaal", now=T0)
+    attention_new = _case(store, severity="aandacht", now=T0 + timedelta(hours=2))
+    crisis_new = _case(store, severity="crisis", now=T0 + timedelta(hours=3))
+    attention_old = _case(store, severity="aandacht", now=T0 + timedelta(hours=1))
+    crisis_old = _case(store, severity="crisis", now=T0 + timedelta(minutes=5))
+    closed = _case(store, severity="crisis", now=T0 - timedelta(hours=1))
+    store.close(closed.id, _admin(store))
+    order = [c.id for c in store.list_cases()]
+    assert order == [crisis_old.id, crisis_new.id, attention_old.id, attention_new.id, normal_old.id]
+
+
+def test_claim_is_exclusive_and_audited(store: CaseStore) -> None:
+    case = _case(store)
+    sanne = _admin(store)
+    piet = store.add_user("piet@voorbeeldstad.example", "Piet", "hash", "professional")
+    claimed = store.claim(case.id, sanne, now=T0 + timedelta(minutes=3))
+    assert claimed.status == "claimed" and claimed.assigned_to == sanne.id
+    assert claimed.assigned_name == "Sanne"
+    assert claimed.claimed_at == T0 + timedelta(minutes=3)
+    with pytest.raises(ClaimConflict):
+        store.claim(case.id, piet)
+    closed = store.close(case.id, sanne)
+    assert closed.status == "closed" and closed.closed_at is not None
+    with pytest.raises(CaseError):
+        store.close(case.id, sanne)
+    log = [(e.actor, e.action) for e in reversed(store.audit_log(case.id))]
+    assert log == [("system", "created"), (sanne.email, "claimed"), (sanne.email, "closed")]
+
+
+def test_audit_of_views_and_replies(store: CaseStore) -> None:
+    case = _case(store)
+    store.audit("viewed", "a@b.nl", case.id)
+    store.audit("replied", "a@b.nl", case.id)
+    assert [e.action for e in store.audit_log(case.id)][:2] == ["replied", "viewed"]
+    with pytest.raises(ValueError):
+        store.audit("read_everything", "a@b.nl", case.id)
+
+
+def test_active_case_of_a_conversation_and_escalation(store: CaseStore) -> None:
+    case = _case(store, conversation_id="conv-1", severity="normaal")
+    assert store.active_case_for("conv-1").id == case.id
+    assert store.active_case_for("conv-2") is None
+    raised = store.escalate(case.id, "crisis", "suicide")
+    assert (raised.severity, raised.signal) == ("crisis", "suicide")
+    assert store.escalate(case.id, "normaal").severity == "crisis"  # never lowered
+    store.close(case.id, _admin(store))
+    assert store.active_case_for("conv-1") is None
+
+
+def test_delete_for_conversation(store: CaseStore) -> None:
+    keep = _case(store, conversation_id="other")
+    _case(store, conversation_id="forget-me")
+    _case(store, conversation_id="forget-me")
+    assert store.delete_for_conversation("forget-me") == 2
+    assert [c.id for c in store.list_cases()] == [keep.id]
+
+
+def test_users(store: CaseStore) -> None:
+    user = store.add_user("  Sanne@Voorbeeldstad.Example ", "Sanne", "h1", "admin")
+    assert user.email == "sanne@voorbeeldstad.example" and user.is_admin and user.active
+    assert store.user_by_email("SANNE@voorbeeldstad.example") == user
+    with pytest.raises(ValueError):
+        store.add_user("sanne@voorbeeldstad.example", "Again", "h", "admin")
+    with pytest.raises(ValueError):
+        store.add_user("x@y.nl", "X", "h", "superuser")
+    store.set_user_active(user.id, False, "cli")
+    store.set_password(user.id, "h2", "cli")
+    again = store.user(user.id)
+    assert not again.active and again.password_hash == "h2"
+
+
+# --- retention -------------------------------------------------------------------------------
+
+def test_purge_deletes_expired_cases_and_keeps_audit_rows_without_content(store: CaseStore) -> None:
+    sanne = _admin(store)
+    old_closed = _case(store, now=T0 - timedelta(days=100), words_consent=True, parent_words=["woorden"])
+    store.close(old_closed.id, sanne, now=T0 - timedelta(days=95))
+    recently_closed = _case(store, now=T0 - timedelta(days=120))
+    store.close(recently_closed.id, sanne, now=T0 - timedelta(days=10))  # counts from closing
+    old_open = _case(store, now=T0 - timedelta(days=91))
+    fresh = _case(store, now=T0 - timedelta(days=89))
+
+    assert store.purge_expired(now=T0, days=90) == 2
+    assert store.get(old_closed.id) is None and store.get(old_open.id) is None
+    assert store.get(recently_closed.id) is not None and store.get(fresh.id) is not None
+    actions = [e.action for e in reversed(store.audit_log(old_closed.id))]
+    assert actions == ["created", "closed", "deleted"]
+    assert store.audit_log(old_open.id)[0].actor == "system:retention"
+    # the audit table has no column that could hold content
+    assert {c.name for c in case_audit.columns} == {"id", "at", "actor", "action", "case_id"}
+    assert store.purge_expired(now=T0, days=90) == 0
+
+
+@pytest.mark.parametrize("env, catalogue_days, expected", [
+    ({"CASE_RETENTION_DAYS": "30"}, 45, 30),
+    ({"CASE_RETENTION_DAYS": "nul"}, 45, 45),
+    ({"CASE_RETENTION_DAYS": "-3"}, None, 90),
+    ({}, 45, 45),
+    ({}, None, 90),
+])
+def test_retention_days(monkeypatch: pytest.MonkeyPatch, env: dict, catalogue_days, expected: int) -> None:
+    import bot.catalogue.model as model
+
+    class Municipality:
+        retention_days = catalogue_days
+
+    class Catalogue:
+        municipality = Municipality()
+
+    def fake_load(*_a, **_k):
+        if catalogue_days is None:
+            raise model.CatalogueError(["no catalogue"])
+        return Catalogue()
+
+    monkeypatch.setattr(model, "load_catalogue", fake_load)
+    assert retention_days(env) == expected
+
+
+def test_purge_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("CASE_STORE_URL", url)
+    store = CaseStore.from_url(url)
+    _case(store, now=T0 - timedelta(days=40))
+    _case(store, now=T0 - timedelta(days=20))
+    assert cases_cli.main(["purge", "--days", "30", "--now", T0.isoformat()]) == 0
+    assert "deleted 1 case(s)" in capsys.readouterr().out
+    assert len(store.list_cases()) == 1
+    assert cases_cli.main(["upgrade"]) == 0

@@ -1,0 +1,428 @@
+"""The professionals' console (Flask test client) against a local stand-in of the Rasa HTTP API."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import parse_qs, unquote, urlparse
+
+import pytest
+
+from bot import handoff
+from bot.cases import CaseStore
+from bot.console import __main__ as console_cli
+from bot.console.app import create_app
+from bot.console.auth import hash_password
+
+TOKEN = "rasa-test-token"
+PASSWORD = "een lang wachtwoord 42"
+PASSWORD_HASH = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once
+
+
+class RasaStandIn:
+    """Records the console's calls; answers like Rasa 3.6 (401 without the right token)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+        self.events: dict[str, list[dict]] = {}
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _conversation(self) -> tuple[str | None, str, dict]:
+                parsed = urlparse(self.path)
+                match = re.match(r"^/conversations/([^/]+)/(tracker(?:/events)?)$", parsed.path)
+                query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+                return (unquote(match.group(1)) if match else None), (match.group(2) if match else ""), query
+
+            def _answer(self, status: int, payload: Any) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _handle(self, method: str) -> None:
+                conversation, what, query = self._conversation()
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                stand_in.calls.append({"method": method, "conversation": conversation, "what": what,
+                                       "query": query, "body": body})
+                if query.get("token") != TOKEN:
+                    return self._answer(401, {"status": "failure", "reason": "NotAuthenticated"})
+                if conversation is None:
+                    return self._answer(404, {})
+                events = stand_in.events.setdefault(conversation, [])
+                if method == "POST" and what == "tracker/events":
+                    events.extend(body if isinstance(body, list) else [body])
+                paused = any(e["event"] == "pause" for e in events[-3:])
+                return self._answer(200, {"sender_id": conversation, "events": events, "paused": paused})
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._handle("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._handle("POST")
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def posts(self, conversation: str) -> list[dict]:
+        return [c for c in self.calls if c["method"] == "POST" and c["conversation"] == conversation]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def rasa() -> Iterator[RasaStandIn]:
+    stand_in = RasaStandIn()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> CaseStore:
+    store = CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}")
+    store.add_user("beheer@voorbeeldstad.example", "Beheer", PASSWORD_HASH, "admin")
+    store.add_user("sanne@voorbeeldstad.example", "Sanne", PASSWORD_HASH, "professional")
+    store.add_user("piet@voorbeeldstad.example", "Piet", PASSWORD_HASH, "professional")
+    return store
+
+
+@pytest.fixture
+def app(store: CaseStore, rasa: RasaStandIn):
+    return create_app({"CASE_STORE": store, "RASA_URL": rasa.url, "RASA_AUTH_TOKEN": TOKEN,
+                       "SECRET_KEY": "test-secret"})
+
+
+def csrf(client, path: str = "/console/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def login(client, email: str = "sanne@voorbeeldstad.example", password: str = PASSWORD):
+    return client.post("/console/login", data={"email": email, "password": password,
+                                               "csrf_token": csrf(client)})
+
+
+def new_case(store: CaseStore, conversation: str = "conv-1", **fields: Any):
+    return handoff.open_case(store, handoff.HandoffRequest(conversation, **fields))
+
+
+def audit_actions(store: CaseStore, case_id: str) -> list[tuple[str, str]]:
+    return [(e.actor, e.action) for e in reversed(store.audit_log(case_id))]
+
+
+# --- access --------------------------------------------------------------------------------------
+
+def _console_routes(app) -> list[tuple[str, str]]:
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console.") or rule.endpoint in ("console.login", "console.static"):
+            continue
+        path = rule.rule.replace("<case_id>", "abc").replace("<int:user_id>", "1")
+        routes += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return routes
+
+
+def test_every_console_page_refuses_a_request_without_login(app) -> None:
+    routes = _console_routes(app)
+    assert len(routes) >= 12
+    client = app.test_client()
+    for method, path in routes:
+        answer = client.open(path, method=method)
+        if method == "GET":
+            assert answer.status_code == 302, path
+            assert answer.headers["Location"].startswith("/console/login?next="), path
+        else:
+            assert answer.status_code == 401, (method, path)
+
+
+def test_login(app) -> None:
+    client = app.test_client()
+    wrong = login(client, password="fout wachtwoord 123")
+    assert wrong.status_code == 401 and "klopt niet" in wrong.get_data(as_text=True)
+    assert client.get("/console/").status_code == 302
+    right = login(client)
+    assert right.status_code == 302 and right.headers["Location"] == "/console/"
+    cookie = right.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
+    assert client.get("/console/").status_code == 200
+
+
+def test_login_goes_back_to_the_page_asked_but_never_elsewhere(app, store) -> None:
+    case = new_case(store)
+    client = app.test_client()
+    answer = client.post("/console/login", data={"email": "sanne@voorbeeldstad.example", "password": PASSWORD,
+                                                 "csrf_token": csrf(client), "next": f"/console/cases/{case.id}"})
+    assert answer.headers["Location"] == f"/console/cases/{case.id}"
+    other = app.test_client()
+    answer = other.post("/console/login", data={"email": "sanne@voorbeeldstad.example", "password": PASSWORD,
+                                                "csrf_token": csrf(other), "next": "https://evil.example/"})
+    assert answer.headers["Location"] == "/console/"
+
+
+def test_sessions_expire(app, store) -> None:
+    client = app.test_client()
+    login(client)
+    assert app.permanent_session_lifetime == timedelta(hours=8)
+    with client.session_transaction() as session:
+        session["console_login_at"] = time.time() - 8 * 3600 - 5
+    assert client.get("/console/").status_code == 302
+    assert client.post(f"/console/cases/{new_case(store).id}/claim").status_code == 401
+
+
+def test_password_change_and_deactivation_end_other_sessions(app, store) -> None:
+    client = app.test_client()
+    login(client)
+    sanne = store.user_by_email("sanne@voorbeeldstad.example")
+    store.set_password(sanne.id, hash_password("nog een ander wachtwoord"), "test")
+    assert client.get("/console/").status_code == 302
+    login(client, "piet@voorbeeldstad.example")
+    piet = store.user_by_email("piet@voorbeeldstad.example")
+    store.set_user_active(piet.id, False, "test")
+    assert client.get("/console/").status_code == 302
+    assert login(client, "piet@voorbeeldstad.example").status_code == 401
+
+
+def test_login_attempts_are_throttled(app) -> None:
+    client = app.test_client()
+    for _ in range(5):
+        assert login(client, password="fout wachtwoord 123").status_code == 401
+    assert login(client).status_code == 429
+
+
+def test_logout(app) -> None:
+    client = app.test_client()
+    login(client)
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+    assert client.get("/console/").status_code == 302
+
+
+# --- CSRF ------------------------------------------------------------------------------------------
+
+def test_forged_or_missing_csrf_token_is_refused(app, store, rasa) -> None:
+    client = app.test_client()
+    no_token = client.post("/console/login", data={"email": "sanne@voorbeeldstad.example", "password": PASSWORD})
+    assert no_token.status_code == 400
+    login(client)
+    case = new_case(store)
+    forged = client.post(f"/console/cases/{case.id}/claim", data={"csrf_token": "forged.token.value"})
+    assert forged.status_code == 400 and "verlopen" in forged.get_data(as_text=True)
+    missing = client.post(f"/console/cases/{case.id}/claim")
+    assert missing.status_code == 400
+    # a token from another session is refused too
+    other = app.test_client()
+    login(other, "piet@voorbeeldstad.example")
+    stolen = client.post(f"/console/cases/{case.id}/claim", data={"csrf_token": csrf(other, "/console/")})
+    assert stolen.status_code == 400
+    assert store.get(case.id).status == "open" and rasa.posts("conv-1") == []
+
+
+# --- roles -------------------------------------------------------------------------------------------
+
+def test_roles(app, store) -> None:
+    professional = app.test_client()
+    login(professional)
+    assert professional.get("/console/users").status_code == 403
+    assert professional.get("/console/audit").status_code == 403
+    token = csrf(professional, "/console/")
+    assert professional.post("/console/users", data={"csrf_token": token, "email": "x@y.nl",
+                                                      "display_name": "X", "role": "admin",
+                                                      "password": PASSWORD}).status_code == 403
+    admin = app.test_client()
+    login(admin, "beheer@voorbeeldstad.example")
+    assert admin.get("/console/users").status_code == 200
+    token = csrf(admin, "/console/users")
+    weak = admin.post("/console/users", data={"csrf_token": token, "email": "kim@voorbeeldstad.example",
+                                              "display_name": "Kim", "role": "professional", "password": "kort"})
+    assert weak.status_code == 400 and store.user_by_email("kim@voorbeeldstad.example") is None
+    made = admin.post("/console/users", data={"csrf_token": token, "email": "kim@voorbeeldstad.example",
+                                              "display_name": "Kim", "role": "professional", "password": PASSWORD})
+    assert made.status_code == 302
+    kim = store.user_by_email("kim@voorbeeldstad.example")
+    assert kim.role == "professional" and kim.password_hash.startswith("scrypt:")
+    admin.post(f"/console/users/{kim.id}/active", data={"csrf_token": token})
+    assert not store.user(kim.id).active
+    audit_page = admin.get("/console/audit").get_data(as_text=True)
+    assert "gebruiker uitgezet" in audit_page
+
+
+# --- cases ----------------------------------------------------------------------------------------------
+
+def test_list_by_urgency(app, store) -> None:
+    normal = new_case(store, "c-normal", severity="normaal")
+    crisis = new_case(store, "c-crisis", signal="suicide")
+    attention = new_case(store, "c-attention", severity="aandacht")
+    client = app.test_client()
+    login(client)
+    page = client.get("/console/").get_data(as_text=True)
+    positions = [page.index(f"/console/cases/{c.id}") for c in (crisis, attention, normal)]
+    assert positions == sorted(positions)
+    assert "Crisis" in page and "zelfdoding" in page
+
+
+def test_case_page_shows_summary_and_conversation_and_is_audited(app, store, rasa) -> None:
+    case = new_case(store, "conv-words", topic="slapen", age_months=30, words_consent=True,
+                    parent_words=("Ze slaapt <b>nooit</b> door",))
+    rasa.events["conv-words"] = [
+        {"event": "user", "text": "Ze slaapt nooit door", "timestamp": case.created_at.timestamp() - 60},
+        {"event": "bot", "text": "Wat vervelend.", "timestamp": case.created_at.timestamp() - 59},
+        {"event": "user", "text": "/affirm", "timestamp": case.created_at.timestamp() - 30},
+        {"event": "slot", "name": "topic", "value": "slapen"},
+    ]
+    client = app.test_client()
+    login(client)
+    page = client.get(f"/console/cases/{case.id}").get_data(as_text=True)
+    assert "2 jaar en 6 maanden" in page and "In de chat (anoniem)" in page
+    assert "Ze slaapt &lt;b&gt;nooit&lt;/b&gt; door" in page  # escaped
+    assert "Wat vervelend." in page and "/affirm" not in page
+    assert rasa.calls[-1]["method"] == "GET" and rasa.calls[-1]["query"]["token"] == TOKEN
+    assert ("sanne@voorbeeldstad.example", "viewed") in audit_actions(store, case.id)
+
+
+def test_without_consent_only_what_came_after_the_hand_off_is_shown(app, store, rasa) -> None:
+    case = new_case(store, "conv-private", words_consent=False, parent_words=("geheim verhaal",))
+    rasa.events["conv-private"] = [
+        {"event": "user", "text": "geheim verhaal", "timestamp": case.created_at.timestamp() - 60},
+        {"event": "user", "text": "Ik ben er nog", "timestamp": case.created_at.timestamp() + 60},
+    ]
+    client = app.test_client()
+    login(client)
+    page = client.get(f"/console/cases/{case.id}").get_data(as_text=True)
+    assert "geheim verhaal" not in page and "Ik ben er nog" in page
+    assert "geen toestemming" in page
+
+
+def test_claim_reply_close(app, store, rasa) -> None:
+    case = new_case(store, "conv/with spaces")  # ids are quoted in the URL
+    client = app.test_client()
+    login(client)
+    token = csrf(client, "/console/")
+    assert client.post(f"/console/cases/{case.id}/claim", data={"csrf_token": token}).status_code == 302
+    assert store.get(case.id).status == "claimed"
+    claim_call = rasa.posts("conv/with spaces")[-1]
+    assert claim_call["what"] == "tracker/events" and claim_call["query"] == {
+        "token": TOKEN, "execute_side_effects": "true", "output_channel": "latest"}
+    assert [e["event"] for e in claim_call["body"]] == ["pause", "bot"]
+    assert claim_call["body"][1]["text"].startswith("Je praat nu met Sanne")
+
+    other = app.test_client()
+    login(other, "piet@voorbeeldstad.example")
+    other_token = csrf(other, "/console/")
+    other.post(f"/console/cases/{case.id}/claim", data={"csrf_token": other_token})
+    assert store.get(case.id).assigned_name == "Sanne"
+    assert other.post(f"/console/cases/{case.id}/reply",
+                      data={"csrf_token": other_token, "text": "hoi"}).status_code == 403
+    assert other.post(f"/console/cases/{case.id}/close", data={"csrf_token": other_token}).status_code == 403
+
+    sent = client.post(f"/console/cases/{case.id}/reply",
+                       data={"csrf_token": token, "text": "Hoi, ik ben Sanne.\nHoe gaat het nu?"})
+    assert sent.status_code == 302
+    reply_call = rasa.posts("conv/with spaces")[-1]
+    assert [e["event"] for e in reply_call["body"]] == ["pause", "bot"]
+    assert reply_call["body"][1]["text"] == "Sanne (medewerker): Hoi, ik ben Sanne.\nHoe gaat het nu?"
+    assert reply_call["body"][1]["metadata"] == {"opvoedmaatje_professional": True}
+    calls_before = len(rasa.calls)
+    client.post(f"/console/cases/{case.id}/reply", data={"csrf_token": token, "text": "   "})
+    client.post(f"/console/cases/{case.id}/reply", data={"csrf_token": token, "text": "x" * 2001})
+    assert len(rasa.calls) == calls_before  # nothing sent
+
+    page = client.get(f"/console/cases/{case.id}").get_data(as_text=True)
+    assert "Medewerker" in page and "Hoe gaat het nu?" in page
+
+    assert client.post(f"/console/cases/{case.id}/close", data={"csrf_token": token}).status_code == 302
+    close_call = rasa.posts("conv/with spaces")[-1]
+    assert [e["event"] for e in close_call["body"]] == ["resume", "bot"]
+    assert "weer met Opvoedmaatje" in close_call["body"][1]["text"]
+    assert store.get(case.id).status == "closed"
+    assert case.id not in client.get("/console/").get_data(as_text=True)
+    actions = [a for _, a in audit_actions(store, case.id)]
+    assert actions == ["created", "claimed", "replied", "viewed", "closed"]
+    assert all(c["query"].get("token") == TOKEN for c in rasa.calls)
+
+
+def test_rasa_down_is_told_and_nothing_is_audited_as_sent(store, rasa) -> None:
+    app = create_app({"CASE_STORE": store, "RASA_URL": "http://127.0.0.1:9", "RASA_AUTH_TOKEN": TOKEN,
+                      "SECRET_KEY": "x"})
+    case = new_case(store)
+    client = app.test_client()
+    login(client)
+    token = csrf(client, "/console/")
+    client.post(f"/console/cases/{case.id}/claim", data={"csrf_token": token})
+    page = client.get(f"/console/cases/{case.id}").get_data(as_text=True)
+    assert "niet worden overgenomen" in page or "niet bereikbaar" in page
+    answer = client.post(f"/console/cases/{case.id}/reply", data={"csrf_token": token, "text": "Hallo"},
+                         follow_redirects=True)
+    assert "NIET verstuurd" in answer.get_data(as_text=True)
+    assert "replied" not in [a for _, a in audit_actions(store, case.id)]
+
+
+def test_wrong_token_is_refused_by_the_stand_in(store, rasa) -> None:
+    app = create_app({"CASE_STORE": store, "RASA_URL": rasa.url, "RASA_AUTH_TOKEN": "wrong", "SECRET_KEY": "x"})
+    case = new_case(store)
+    client = app.test_client()
+    login(client)
+    page = client.get(f"/console/cases/{case.id}").get_data(as_text=True)
+    assert "niet worden opgehaald" in page
+
+
+def test_admin_can_close_any_case_and_unknown_case_is_404(app, store, rasa) -> None:
+    case = new_case(store, "conv-admin")
+    client = app.test_client()
+    login(client, "beheer@voorbeeldstad.example")
+    token = csrf(client, "/console/")
+    assert client.get("/console/cases/nope").status_code == 404
+    client.post(f"/console/cases/{case.id}/close", data={"csrf_token": token})
+    assert store.get(case.id).status == "closed"
+    assert [e["event"] for e in rasa.posts("conv-admin")[-1]["body"]] == ["resume"]  # no person to announce
+
+
+def test_security_headers(app) -> None:
+    client = app.test_client()
+    login(client)
+    answer = client.get("/console/")
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_purge_runs_from_the_console(app, store) -> None:
+    from datetime import datetime, timezone
+
+    old = store.create_case(conversation_id="old", severity="normaal",
+                            now=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    client = app.test_client()
+    login(client)
+    client.get("/console/")
+    assert store.get(old.id) is None
+
+
+# --- the create-admin command -------------------------------------------------------------------------
+
+def test_create_admin_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'admin.db'}"
+    monkeypatch.setenv("CASE_STORE_URL", url)
+    monkeypatch.setenv("CONSOLE_ADMIN_PASSWORD", "kort")
+    assert console_cli.main(["create-admin", "--email", "Eerste@Voorbeeldstad.Example"]) == 1
+    monkeypatch.setenv("CONSOLE_ADMIN_PASSWORD", PASSWORD)
+    assert console_cli.main(["create-admin", "--email", "Eerste@Voorbeeldstad.Example", "--name", "Eerste"]) == 0
+    assert console_cli.main(["create-admin", "--email", "eerste@voorbeeldstad.example"]) == 1  # exists
+    user = CaseStore.from_url(url).user_by_email("eerste@voorbeeldstad.example")
+    assert user.role == "admin" and user.display_name == "Eerste"
+    app = create_app({"CASE_STORE_URL": url, "SECRET_KEY": "x", "RASA_URL": "http://127.0.0.1:9",
+                      "RASA_AUTH_TOKEN": TOKEN})
+    client = app.test_client()
+    assert login(client, "eerste@voorbeeldstad.example").status_code == 302
+    assert client.get("/console/users").status_code == 200

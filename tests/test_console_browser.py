@@ -1,0 +1,85 @@
+"""The console in a real headless browser (Debian chromium + Playwright): a professional logs in,
+claims a case and replies; the reply reaches the (stand-in) Rasa conversation."""
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+
+from bot import handoff
+from bot.cases import CaseStore
+from bot.console.app import create_app
+
+from test_console import PASSWORD, PASSWORD_HASH, TOKEN, RasaStandIn
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian chromium not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[tuple[str, CaseStore, RasaStandIn]]:
+    rasa = RasaStandIn()
+    store = CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}")
+    store.add_user("sanne@voorbeeldstad.example", "Sanne", PASSWORD_HASH, "professional")
+    app = create_app({"CASE_STORE": store, "RASA_URL": rasa.url, "RASA_AUTH_TOKEN": TOKEN,
+                      "SECRET_KEY": "browser-test"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", store, rasa
+    finally:
+        server.shutdown()
+        rasa.stop()
+
+
+def test_professional_logs_in_claims_and_replies(console) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, store, rasa = console
+    case = handoff.open_case(store, handoff.HandoffRequest(
+        "web-parent-1", severity="aandacht", topic="driftbuien", age_months=40, channel="socketio",
+        contact_preference="chat"))
+    rasa.events["web-parent-1"] = [
+        {"event": "user", "text": "Is er al iemand?", "timestamp": case.created_at.timestamp() + 5},
+    ]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(locale="nl-NL")
+            page.goto(f"{base}/console/")
+            expect(page).to_have_url(f"{base}/console/login?next=/console/")
+            page.get_by_label("E-mailadres").fill("sanne@voorbeeldstad.example")
+            page.get_by_label("Wachtwoord").fill(PASSWORD)
+            page.get_by_role("button", name="Inloggen").click()
+            expect(page.get_by_role("heading", name="Aanvragen", exact=True)).to_be_visible()
+
+            page.get_by_role("link", name="Bekijk").first.click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text("driftbuien")
+            expect(page.get_by_text("Is er al iemand?")).to_be_visible()
+            page.get_by_role("button", name="Oppakken").click()
+            expect(page.get_by_role("status").first).to_contain_text("opgepakt")
+            assert store.get(case.id).status == "claimed"
+
+            page.get_by_label("Bericht aan de ouder").fill("Hoi, ik ben Sanne van het CJG. Hoe gaat het nu?")
+            page.get_by_role("button", name="Versturen").click()
+            expect(page.get_by_role("status").first).to_contain_text("verstuurd")
+            expect(page.locator("ol.chat li.professional").last).to_contain_text("Hoe gaat het nu?")
+        finally:
+            browser.close()
+
+    posts = rasa.posts("web-parent-1")
+    assert [[e["event"] for e in c["body"]] for c in posts] == [["pause", "bot"], ["pause", "bot"]]
+    assert posts[1]["body"][1]["text"] == "Sanne (medewerker): Hoi, ik ben Sanne van het CJG. Hoe gaat het nu?"
+    assert all(c["query"] == {"token": TOKEN, "execute_side_effects": "true", "output_channel": "latest"}
+               for c in posts)
+    assert [a.action for a in reversed(store.audit_log(case.id))] == [
+        "created", "viewed", "claimed", "viewed", "replied", "viewed"]

@@ -1,0 +1,346 @@
+"""The demo page and its chat: the Flask app, the socket.io origins, and the page in headless Chromium.
+
+Browser tests drive Debian's chromium with Playwright. The widget tests talk to a scripted
+socket.io server that runs the project's socket.io channel (tests/web_fixture.py), so they need
+no trained model; ``test_e2e_*`` talk to the real assistant (session fixture of conftest.py).
+axe-core (npm) is injected to check WCAG 2.1 AA.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+import requests
+from flask import Blueprint
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from bot.channels.socketio import OriginSocketIOInput, web_origins
+from bot.web import app as web_app
+from tests.web_fixture import CHANNEL_ENV, E2E_WEB_URL, Process, standin_rasa, standin_web, web_server  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+# ---------------------------------------------------------------- the Flask app
+
+
+@pytest.fixture
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setattr(web_app, "SECRET_KEY_FILE", tmp_path / "web-secret-key")
+    app = web_app.create_app({"RASA_URL": "http://127.0.0.1:5999", "WEB_SECRET_KEY": "k"})
+    return app.test_client()
+
+
+def test_the_page_is_dutch_marked_as_an_example_and_points_the_chat_at_rasa(client: Any) -> None:
+    answer = client.get("/")
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    assert '<html lang="nl">' in html
+    assert "Dit is een voorbeeld" in html and "Gemeente Voorbeeldstad" in html
+    assert 'data-socket-url="http://127.0.0.1:5999"' in html
+    assert "digitale assistent" in html and "geen mens" in html
+
+
+def test_the_page_loads_nothing_from_another_site(client: Any) -> None:
+    html = client.get("/").get_data(as_text=True)
+    sources = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="([^"]+)"', html)
+    assert sources, "the page has scripts and a stylesheet"
+    assert all(s.startswith("/") or s.startswith("data:") for s in sources), sources
+    csp = client.get("/").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "connect-src 'self' http://127.0.0.1:5999 ws://127.0.0.1:5999" in csp
+
+
+def test_the_socket_io_client_comes_from_npm_and_other_files_are_not_served(client: Any) -> None:
+    answer = client.get("/vendor/socket.io.min.js")
+    assert answer.status_code == 200 and b"Socket.IO v4." in answer.data[:200]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    for path in ["/vendor/axe.min.js", "/vendor/..%2fpackage.json", "/vendor/../../package.json"]:
+        assert client.get(path).status_code == 404, path
+    assert client.get("/static/chat.js").status_code == 200
+    assert client.get("/health").get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("environ,expected", [
+    ({}, "http://127.0.0.1:5005"),
+    ({"RASA_PORT": "6000"}, "http://127.0.0.1:6000"),
+    ({"RASA_URL": "https://chat.voorbeeldstad.nl/", "RASA_PORT": "6000"}, "https://chat.voorbeeldstad.nl"),
+])
+def test_the_rasa_url_setting(environ: Dict[str, str], expected: str) -> None:
+    assert web_app.rasa_url(environ) == expected
+
+
+def test_csp_sources_for_https_use_wss() -> None:
+    assert web_app.socket_origins("https://chat.voorbeeldstad.nl") == \
+        "https://chat.voorbeeldstad.nl wss://chat.voorbeeldstad.nl"
+    assert web_app.socket_origins("not a url") == ""
+
+
+def test_the_console_blueprint_is_registered_when_it_exists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    console = Blueprint("console", __name__)
+
+    @console.route("/")
+    def home() -> str:
+        return "console"
+
+    package = types.ModuleType("bot.console")
+    module = types.ModuleType("bot.console.blueprint")
+    module.blueprint = console  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.console", package)
+    monkeypatch.setitem(sys.modules, "bot.console.blueprint", module)
+    app = web_app.create_app({"WEB_SECRET_KEY": "k"})
+    assert app.test_client().get("/console/").get_data(as_text=True) == "console"
+    assert app.test_client().get("/").status_code == 200
+
+
+def test_without_a_console_module_the_page_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bot.console", None)  # import of bot.console fails
+    app = web_app.create_app({"WEB_SECRET_KEY": "k"})
+    assert app.test_client().get("/console/").status_code == 404
+    assert app.test_client().get("/").status_code == 200
+
+
+def test_a_secret_key_is_generated_once_when_not_set(tmp_path: Path) -> None:
+    key_file = tmp_path / "var" / "web-secret-key"
+    first = web_app._secret_key({}, key_file)
+    assert len(first) >= 32 and web_app._secret_key({}, key_file) == first
+    assert web_app._secret_key({"WEB_SECRET_KEY": "chosen"}, key_file) == "chosen"
+
+
+# ---------------------------------------------------------------- socket.io origins
+
+
+@pytest.mark.parametrize("environ,expected", [
+    ({}, ["http://127.0.0.1:8080", "http://localhost:8080"]),
+    ({"WEB_PORT": "9000"}, ["http://127.0.0.1:9000", "http://localhost:9000"]),
+    ({"WEB_ORIGINS": "https://www.voorbeeldstad.nl, https://jeugd.voorbeeldstad.nl/ ,"},
+     ["https://www.voorbeeldstad.nl", "https://jeugd.voorbeeldstad.nl"]),
+])
+def test_web_origins(environ: Dict[str, str], expected: List[str]) -> None:
+    assert web_origins(environ) == expected
+
+
+def test_the_socketio_channel_takes_its_origins_from_credentials_or_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_ORIGINS", "https://a.example")
+    channel = OriginSocketIOInput.from_credentials({"session_persistence": True})
+    assert channel.origins == ["https://a.example"] and channel.session_persistence
+    assert OriginSocketIOInput.from_credentials({"origins": "https://b.example"}).origins == ["https://b.example"]
+    assert channel.name() == "socketio"
+
+
+def _handshake(rasa_url: str, origin: str) -> requests.Response:
+    return requests.get(f"{rasa_url}/socket.io/", params={"EIO": "4", "transport": "polling"},
+                        headers={"Origin": origin}, timeout=10)
+
+
+def test_socketio_accepts_the_web_origin_and_refuses_others(standin_rasa: Process) -> None:
+    allowed = _handshake(standin_rasa.url, standin_web_origin())
+    assert allowed.status_code == 200 and allowed.text.startswith("0{")
+    assert allowed.headers.get("Access-Control-Allow-Origin") == standin_web_origin()
+    refused = _handshake(standin_rasa.url, "https://evil.example")
+    assert refused.status_code == 400
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def standin_web_origin() -> str:
+    from tests.web_fixture import STANDIN_WEB_PORT
+    return f"http://127.0.0.1:{STANDIN_WEB_PORT}"
+
+
+# ---------------------------------------------------------------- the page in Chromium
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(bypass_csp=True)  # only so that axe can be injected
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def axe_violations(page: Page) -> List[Dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async (tags) => {
+             const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
+             return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                                 nodes: v.nodes.map(n => n.target.join(' '))}));
+           }""", WCAG_TAGS)
+
+
+def bot_messages(page: Page) -> Any:
+    return page.locator("#chat-log .msg-bot")
+
+
+def say(page: Page, text: str) -> None:
+    page.get_by_label("Je bericht").fill(text)
+    page.keyboard.press("Enter")
+
+
+def test_the_page_has_no_wcag_violations_before_and_during_a_conversation(page: Page, standin_web: Process) -> None:
+    page.goto(standin_web.url)
+    assert axe_violations(page) == []
+    say(page, "hallo")
+    expect(page.locator(".choices button")).to_have_count(2)
+    say(page, "/more_tips")
+    expect(bot_messages(page)).to_have_count(2)
+    say(page, "hallo")
+    expect(page.locator(".choices button")).to_have_count(2)
+    assert axe_violations(page) == []
+
+
+def test_chat_with_buttons_links_typing_state_and_a_reload(page: Page, standin_web: Process) -> None:
+    requested: List[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(standin_web.url)
+    log = page.get_by_role("log")
+    expect(log).to_have_attribute("aria-live", "polite")
+
+    say(page, "hallo")
+    expect(bot_messages(page).first).to_contain_text("digitale assistent")
+    choices = page.get_by_role("group", name="Kies een antwoord")
+    expect(choices.get_by_role("button")).to_have_text(["Meer tips", "Hulp in de buurt"])
+
+    # keyboard only: focus the quick reply and press Enter
+    choices.get_by_role("button", name="Meer tips").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#chat-log .msg-user").last).to_have_text(re.compile("Meer tips"))
+    expect(bot_messages(page)).to_have_count(2)
+    expect(page.get_by_label("Je bericht")).to_be_focused()
+    expect(page.locator(".choices")).to_have_count(0)  # used up
+    tips = bot_messages(page).nth(1)
+    expect(tips.locator('a[href="https://opvoeden.nl"]')).to_have_count(1)
+    expect(tips.locator('a[href="https://www.thuisarts.nl"]')).to_contain_text("Thuisarts")
+    expect(tips.locator("a").first).to_have_attribute("rel", "noopener noreferrer")
+
+    # typing state while the answer is on its way
+    say(page, "langzaam")
+    expect(page.get_by_role("status")).to_have_text("Opvoedmaatje typt…")
+    expect(bot_messages(page)).to_have_count(3, timeout=10_000)
+    expect(page.get_by_role("status")).to_have_text("")
+
+    session_id = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    assert session_id and len(session_id) >= 16
+
+    page.reload()
+    expect(bot_messages(page)).to_have_count(3)              # the conversation is still shown
+    say(page, "na het herladen")
+    expect(bot_messages(page).last).to_contain_text("(bericht 4)")  # the server knows the session
+    assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") == session_id
+
+    hosts = {re.match(r"^(\w+://[^/]+)", url).group(1) for url in requested if "://" in url}
+    assert all(h.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")) for h in hosts), hosts
+
+
+def test_clearing_the_conversation_starts_a_new_session(page: Page, standin_web: Process) -> None:
+    page.goto(standin_web.url)
+    say(page, "eerste")
+    expect(bot_messages(page)).to_have_count(1)
+    old = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    page.get_by_role("button", name="Gesprek wissen op dit apparaat").click()
+    expect(page.locator("#chat-log .msg")).to_have_count(0)
+    expect(page.get_by_role("status")).to_have_text("Het gesprek is gewist op dit apparaat.")
+    say(page, "tweede")
+    expect(bot_messages(page).last).to_contain_text("(bericht 1)")
+    assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") != old
+    page.reload()
+    expect(page.locator("#chat-log .msg")).to_have_count(2)
+
+
+def test_keyboard_users_can_skip_to_the_chat(page: Page, standin_web: Process) -> None:
+    page.goto(standin_web.url)
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Direct naar de chat")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Je bericht")).to_be_focused()
+
+
+def test_messages_are_shown_as_text_not_as_html(page: Page, standin_web: Process) -> None:
+    page.goto(standin_web.url)
+    say(page, '<img src=x onerror="window.hacked=1">')
+    expect(bot_messages(page)).to_have_count(1)
+    assert page.locator("#chat-log img").count() == 0
+    assert page.evaluate("window.hacked === undefined")
+
+
+def test_a_page_of_another_origin_cannot_chat(page: Page, standin_web: Process) -> None:
+    other_origin = standin_web.url.replace("127.0.0.1", "localhost")  # not in the stand-in's WEB_ORIGINS
+    page.goto(other_origin)
+    say(page, "hallo")
+    expect(page.get_by_role("status")).to_contain_text("Geen verbinding", timeout=15_000)
+    assert bot_messages(page).count() == 0
+
+
+# ---------------------------------------------------------------- end to end: the running assistant
+
+
+def replies_after(page: Page, count: int, timeout: float = 60, quiet: float = 2.5) -> int:
+    """Wait for more than ``count`` bot messages and until no more arrive; the new count."""
+    page.wait_for_function(f"document.querySelectorAll('#chat-log .msg-bot').length > {count}",
+                           timeout=timeout * 1000)
+    seen, still = bot_messages(page).count(), time.monotonic()
+    while time.monotonic() - still < quiet:
+        page.wait_for_timeout(200)
+        if bot_messages(page).count() != seen:
+            seen, still = bot_messages(page).count(), time.monotonic()
+    return seen
+
+
+def test_e2e_web_conversation_concern_age_reassurance_support_nearby(page: Page, web_server: Process,
+                                                                      assistant: Any) -> None:
+    assert web_server.url == E2E_WEB_URL and E2E_WEB_URL in CHANNEL_ENV["WEB_ORIGINS"]
+    page.goto(web_server.url)
+
+    say(page, "mijn dochter wil niet slapen")
+    count = replies_after(page, 0)
+    first = " ".join(bot_messages(page).all_inner_texts()).lower()
+    assert "digitale assistent" in first or "geen mens" in first
+    assert "oud" in first                                   # "Hoe oud is je kind?"
+
+    say(page, "anderhalf")
+    count = replies_after(page, count)
+    choices = page.get_by_role("group", name="Kies een antwoord")
+    expect(choices.get_by_role("button", name="Hulp in de buurt")).to_be_visible()
+    expect(choices.get_by_role("button", name="Meer tips")).to_be_visible()
+    assert axe_violations(page) == []
+
+    session_id = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    slots = assistant.slots(session_id)
+    assert slots["topic"] == "slapen" and slots["age_months"] == 18 and slots["severity"] == "normaal"
+
+    choices.get_by_role("button", name="Hulp in de buurt").click()
+    count = replies_after(page, count)
+
+    page.reload()                                            # the conversation survives a reload
+    expect(bot_messages(page)).to_have_count(count)
+    say(page, "/more_tips")
+    replies_after(page, count)
+    assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") == session_id
+    events = requests.get(f"{assistant.url}/conversations/{session_id}/tracker",
+                          params={"token": assistant.token}, timeout=30).json()["events"]
+    user_texts = [e.get("text") for e in events if e.get("event") == "user"]
+    assert user_texts[0] == "mijn dochter wil niet slapen" and user_texts[-1] == "/more_tips"

@@ -1,0 +1,758 @@
+"""WhatsApp (Meta Cloud API) channel: webhook security, parsing, replies, against real HTTP.
+
+Unit tests run the channel's Sanic blueprint in-process (registered the way Rasa registers it,
+with a fake agent) and a local Graph API stand-in (tests/graph_standin.py). The ``test_e2e_*``
+tests post real-format webhooks to the running assistant (session fixture of conftest.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+import uuid
+from typing import Any, Dict, List, Optional
+
+import aiohttp
+import pytest
+import requests
+from rasa.core.channels.channel import UserMessage
+
+from bot.channels import whatsapp as wa
+from bot.channels.pseudonym import NumberBook, Pseudonymizer
+from tests.graph_standin import GraphStandIn, shape_problems
+from tests.sanic_server import free_port, serving
+from tests.web_fixture import CHANNEL_ENV
+
+SECRET = "unit-app-secret"
+VERIFY = "unit-verify-token"
+TOKEN = "unit-access-token"
+PHONE_ID = "100200300400"
+NUMBER = "31612345678"
+PSEUDONYMIZER = Pseudonymizer(b"unit-sender-secret")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def sign(raw: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def _base(number: str, message_id: Optional[str], timestamp: Optional[float]) -> Dict[str, Any]:
+    return {"from": number, "id": message_id or f"wamid.{uuid.uuid4().hex}",
+            "timestamp": str(int(timestamp if timestamp is not None else time.time()))}
+
+
+def text_message(body: str, message_id: Optional[str] = None, number: str = NUMBER,
+                 timestamp: Optional[float] = None) -> Dict[str, Any]:
+    return {**_base(number, message_id, timestamp), "type": "text", "text": {"body": body}}
+
+
+def button_reply(reply_id: str, title: str, number: str = NUMBER) -> Dict[str, Any]:
+    return {**_base(number, None, None), "type": "interactive",
+            "context": {"from": "15550001234", "id": "wamid.previous"},
+            "interactive": {"type": "button_reply", "button_reply": {"id": reply_id, "title": title}}}
+
+
+def list_reply(reply_id: str, title: str, number: str = NUMBER) -> Dict[str, Any]:
+    return {**_base(number, None, None), "type": "interactive",
+            "context": {"from": "15550001234", "id": "wamid.previous"},
+            "interactive": {"type": "list_reply",
+                            "list_reply": {"id": reply_id, "title": title, "description": ""}}}
+
+
+def image_message(number: str = NUMBER) -> Dict[str, Any]:
+    return {**_base(number, None, None), "type": "image",
+            "image": {"caption": "kijk eens", "mime_type": "image/jpeg",
+                      "sha256": "a" * 64, "id": "1234567890"}}
+
+
+def audio_message(number: str = NUMBER) -> Dict[str, Any]:
+    return {**_base(number, None, None), "type": "audio",
+            "audio": {"mime_type": "audio/ogg; codecs=opus", "sha256": "b" * 64, "id": "987", "voice": True}}
+
+
+def status_update(status: str = "delivered") -> Dict[str, Any]:
+    return {"id": f"wamid.{uuid.uuid4().hex}", "status": status, "timestamp": str(int(time.time())),
+            "recipient_id": NUMBER,
+            "conversation": {"id": "c1", "origin": {"type": "service"}},
+            "pricing": {"billable": True, "pricing_model": "CBP", "category": "service"}}
+
+
+def webhook(*messages: Dict[str, Any], statuses: Optional[List[Dict[str, Any]]] = None,
+            phone_number_id: str = PHONE_ID, number: str = NUMBER) -> Dict[str, Any]:
+    value: Dict[str, Any] = {"messaging_product": "whatsapp",
+                             "metadata": {"display_phone_number": "15550001234",
+                                          "phone_number_id": phone_number_id}}
+    if messages:
+        value["contacts"] = [{"profile": {"name": "Test Ouder"}, "wa_id": number}]
+        value["messages"] = list(messages)
+    if statuses:
+        value["statuses"] = statuses
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}]}
+
+
+class FakeAgent:
+    """Stands in for Rasa's agent: records messages, answers with a text and buttons."""
+
+    def __init__(self, delay: float = 0.0, buttons: Optional[List[Dict[str, str]]] = None) -> None:
+        self.messages: List[UserMessage] = []
+        self.delay = delay
+        self.buttons = buttons
+
+    async def handle_message(self, message: UserMessage) -> None:
+        self.messages.append(message)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.buttons:
+            await message.output_channel.send_text_with_buttons(message.sender_id, "Kies maar.", self.buttons)
+        else:
+            await message.output_channel.send_text_message(message.sender_id, "Dank je voor je vraag.")
+
+
+def make_channel(graph: GraphStandIn, attempts: int = 4, clock: Any = time.time,
+                 **config: Any) -> wa.WhatsAppInput:
+    settings = dict(app_secret=SECRET, verify_token=VERIFY, access_token=TOKEN,
+                    phone_number_id=PHONE_ID, api_base=graph.base_url)
+    settings.update(config)
+    cfg = wa.WhatsAppConfig(**settings)
+    state = wa.ChannelState(config=cfg, book=NumberBook(clock=clock),
+                            client=wa.GraphClient(cfg, attempts=attempts, backoff=0.01, max_backoff=0.05),
+                            clock=clock)
+    return wa.WhatsAppInput(cfg, pseudonymizer=PSEUDONYMIZER, state=state)
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: Any, signature: Optional[str] = "sign",
+               raw: Optional[bytes] = None) -> aiohttp.ClientResponse:
+    data = raw if raw is not None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if signature == "sign":
+        headers["X-Hub-Signature-256"] = sign(data)
+    elif signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    async with http.post(url, data=data, headers=headers) as answer:
+        await answer.read()
+        return answer
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="module")
+def graph() -> Any:
+    with GraphStandIn(TOKEN, PHONE_ID) as standin:
+        yield standin
+
+
+@pytest.fixture(autouse=True)
+def _fresh_graph(request: pytest.FixtureRequest) -> None:
+    if "graph" in request.fixturenames:
+        request.getfixturevalue("graph").reset()
+
+
+# ---------------------------------------------------------------- signatures and handshake
+
+
+@pytest.mark.parametrize("header,ok", [
+    (lambda raw: sign(raw), True),
+    (lambda raw: sign(raw, "another-secret"), False),            # forged with a wrong secret
+    (lambda raw: sign(raw + b" "), False),                       # body changed after signing
+    (lambda raw: sign(raw).replace("sha256=", "sha1="), False),  # wrong scheme
+    (lambda raw: sign(raw)[:-1], False),                         # truncated
+    (lambda raw: "", False),                                     # empty
+    (lambda raw: None, False),                                   # missing
+    (lambda raw: "sha256=" + "é" * 64, False),                   # non-ascii garbage
+])
+def test_signature_check(header: Any, ok: bool) -> None:
+    raw = json.dumps(webhook(text_message("hallo"))).encode()
+    assert wa.valid_signature(SECRET, raw, header(raw)) is ok
+
+
+def test_signature_check_refuses_everything_without_a_secret() -> None:
+    raw = b"{}"
+    assert not wa.valid_signature("", raw, sign(raw, ""))
+
+
+@pytest.mark.parametrize("params,status", [
+    ({"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"}, 200),
+    ({"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1158201444"}, 403),
+    ({"hub.mode": "unsubscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"}, 403),
+    ({"hub.verify_token": VERIFY, "hub.challenge": "1158201444"}, 403),
+    ({"hub.mode": "subscribe", "hub.challenge": "1158201444"}, 403),
+    ({"hub.mode": "subscribe", "hub.verify_token": VERIFY}, 403),
+    ({}, 403),
+])
+def test_verify_handshake(graph: GraphStandIn, params: Dict[str, str], status: int) -> None:
+    async def scenario() -> None:
+        async with serving(make_channel(graph), FakeAgent()) as url, aiohttp.ClientSession() as http:
+            async with http.get(url, params=params) as answer:
+                assert answer.status == status
+                if status == 200:
+                    assert await answer.text() == "1158201444"
+                    assert answer.headers["Content-Type"].startswith("text/plain")
+    run(scenario())
+
+
+def test_verify_handshake_refused_when_no_verify_token_is_configured(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        channel = make_channel(graph, verify_token="")
+        async with serving(channel, FakeAgent()) as url, aiohttp.ClientSession() as http:
+            async with http.get(url, params={"hub.mode": "subscribe", "hub.verify_token": "",
+                                             "hub.challenge": "1"}) as answer:
+                assert answer.status == 403
+    run(scenario())
+
+
+# ---------------------------------------------------------------- inbound webhook over HTTP
+
+
+@pytest.mark.parametrize("signature", ["sha256=" + "0" * 64, None, "", "forged"])
+def test_forged_or_missing_signature_is_refused_and_nothing_is_processed(graph: GraphStandIn,
+                                                                          signature: Optional[str]) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            answer = await post(http, url, webhook(text_message("hallo"), image_message()), signature=signature)
+            assert answer.status == 403
+        assert agent.messages == []
+        assert graph.attempts == 0
+    run(scenario())
+
+
+def test_signature_of_another_app_secret_is_refused(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        raw = json.dumps(webhook(text_message("hallo"))).encode()
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            answer = await post(http, url, None, raw=raw, signature=sign(raw, "not-our-secret"))
+            assert answer.status == 403
+        assert agent.messages == []
+    run(scenario())
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"", b"\xff\xfe\x00", b"[1, 2]", b'"text"', b'{"object": "x"}',
+                                 b'{"entry": "nope"}'])
+def test_wrong_json_with_a_good_signature_is_400(graph: GraphStandIn, raw: bytes) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            answer = await post(http, url, None, raw=raw)
+            assert answer.status == 400
+        assert agent.messages == []
+    run(scenario())
+
+
+def test_text_message_reaches_rasa_under_a_pseudonym_and_the_reply_goes_to_the_number(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            answer = await post(http, url, webhook(text_message("Mijn zoon van 3 slaapt slecht")))
+            assert answer.status == 200
+        [message] = agent.messages
+        assert message.text == "Mijn zoon van 3 slaapt slecht"
+        assert message.sender_id == PSEUDONYMIZER.pseudonym(NUMBER, "wa")
+        assert NUMBER not in message.sender_id and "612345678" not in message.sender_id
+        assert message.input_channel == "whatsapp"
+        assert NUMBER not in json.dumps(message.metadata or {})
+        [sent] = graph.sent
+        assert sent["to"] == NUMBER and sent["type"] == "text"
+        assert sent["text"]["body"] == "Dank je voor je vraag."
+    run(scenario())
+
+
+@pytest.mark.parametrize("message,payload", [
+    (button_reply("/more_tips", "Meer tips"), "/more_tips"),
+    (list_reply("/support_nearby", "Hulp in de buurt"), "/support_nearby"),
+    ({**_base(NUMBER, None, None), "type": "button",
+      "button": {"payload": "/greet", "text": "Verder praten"}}, "/greet"),
+])
+def test_interactive_replies_are_sent_to_rasa_as_their_payload(graph: GraphStandIn, message: Dict[str, Any],
+                                                               payload: str) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            assert (await post(http, url, webhook(message))).status == 200
+        assert [m.text for m in agent.messages] == [payload]
+    run(scenario())
+
+
+@pytest.mark.parametrize("message", [image_message(), audio_message(),
+                                     {**_base(NUMBER, None, None), "type": "sticker", "sticker": {"id": "1"}},
+                                     {**_base(NUMBER, None, None), "type": "location",
+                                      "location": {"latitude": 52.1, "longitude": 5.1}},
+                                     {**_base(NUMBER, None, None), "type": "unsupported",
+                                      "errors": [{"code": 131051, "title": "Message type unknown"}]}])
+def test_media_and_other_messages_get_the_text_only_reply(graph: GraphStandIn, message: Dict[str, Any]) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            assert (await post(http, url, webhook(message))).status == 200
+        assert agent.messages == []
+        [sent] = graph.sent
+        assert sent["to"] == NUMBER and "alleen tekst" in sent["text"]["body"]
+    run(scenario())
+
+
+def test_status_updates_are_ignored(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            body = webhook(statuses=[status_update("sent"), status_update("delivered"), status_update("read")])
+            assert (await post(http, url, body)).status == 200
+        assert agent.messages == [] and graph.attempts == 0
+    run(scenario())
+
+
+def test_a_duplicate_delivery_is_processed_once(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        body = webhook(text_message("hallo", message_id="wamid.HBgLMzE2MTIzNDU2NzgVAgASGBQzQUZG"))
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            for _ in range(3):
+                assert (await post(http, url, body)).status == 200
+        assert len(agent.messages) == 1
+        assert len(graph.sent) == 1
+    run(scenario())
+
+
+def test_messages_for_another_phone_number_id_are_ignored(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            assert (await post(http, url, webhook(text_message("hallo"), phone_number_id="999"))).status == 200
+        assert agent.messages == []
+    run(scenario())
+
+
+def test_the_webhook_answers_before_the_message_is_processed(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent(delay=1.5)
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            started = time.monotonic()
+            assert (await post(http, url, webhook(text_message("hallo")))).status == 200
+            assert time.monotonic() - started < 1.0
+        assert len(agent.messages) == 1 and len(graph.sent) == 1
+    run(scenario())
+
+
+def test_several_messages_in_one_delivery_keep_their_order(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        body = webhook(text_message("een"), text_message("twee"), text_message("drie"))
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            assert (await post(http, url, body)).status == 200
+        assert [m.text for m in agent.messages] == ["een", "twee", "drie"]
+    run(scenario())
+
+
+def test_very_long_text_gets_the_too_long_reply_and_is_not_processed(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            assert (await post(http, url, webhook(text_message("a" * 1_000_000)))).status == 200
+        assert agent.messages == []
+        [sent] = graph.sent
+        assert "lang" in sent["text"]["body"]
+    run(scenario())
+
+
+def test_a_typed_number_selects_an_option_offered_as_numbered_text(graph: GraphStandIn) -> None:
+    options = [{"title": f"Optie nummer {i} met een hele lange titel", "payload": f"/choice_{i}"} for i in range(1, 5)]
+
+    async def scenario() -> None:
+        agent = FakeAgent(buttons=options)
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            await post(http, url, webhook(text_message("hallo")))
+            await asyncio.sleep(0.2)
+            await post(http, url, webhook(text_message("2")))
+        assert [m.text for m in agent.messages] == ["hallo", "/choice_2"]
+        assert "1. Optie nummer 1" in graph.sent[0]["text"]["body"]
+    run(scenario())
+
+
+@pytest.mark.parametrize("numbered,answer,expected", [
+    (True, "2", "/support_nearby"),
+    (True, " 2. ", "/support_nearby"),
+    (True, "3", "3"),                      # no third option
+    (False, "2", "2"),                     # buttons were sent: a number is just text
+    (False, "meer TIPS", "/more_tips"),    # a typed button title counts as the button
+    (True, "ik wil meer tips", "ik wil meer tips"),
+])
+def test_option_memory(numbered: bool, answer: str, expected: str) -> None:
+    memory = wa.OptionMemory()
+    memory.offer("wa-1", [("Meer tips", "/more_tips"), ("Hulp in de buurt", "/support_nearby")], numbered)
+    assert memory.resolve("wa-1", answer) == expected
+    assert memory.resolve("wa-1", answer) == answer  # an offer is used once
+
+
+def test_option_memory_forgets_after_its_ttl() -> None:
+    now = [1000.0]
+    memory = wa.OptionMemory(ttl=60, clock=lambda: now[0])
+    memory.offer("wa-1", [("Meer tips", "/more_tips")], True)
+    now[0] += 61
+    assert memory.resolve("wa-1", "1") == "1"
+
+
+def test_without_an_app_secret_the_channel_serves_nothing(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(make_channel(graph, app_secret=""), agent) as url, aiohttp.ClientSession() as http:
+            assert (await post(http, url, webhook(text_message("hallo")), signature=sign(b"", ""))).status == 404
+            async with http.get(url, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY,
+                                             "hub.challenge": "1"}) as answer:
+                assert answer.status == 404
+        assert agent.messages == []
+    run(scenario())
+
+
+def test_from_credentials_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WHATSAPP_APP_SECRET", "s1")
+    monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", "v1")
+    monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", "t1")
+    monkeypatch.setenv("WHATSAPP_PHONE_NUMBER_ID", "42")
+    monkeypatch.delenv("WHATSAPP_API_BASE", raising=False)
+    monkeypatch.delenv("WHATSAPP_TEMPLATE", raising=False)
+    channel = wa.WhatsAppInput.from_credentials({})
+    assert channel.name() == "whatsapp" and channel.url_prefix() == "whatsapp"
+    cfg = channel.config
+    assert (cfg.app_secret, cfg.verify_token, cfg.access_token, cfg.phone_number_id) == ("s1", "v1", "t1", "42")
+    assert cfg.api_base == "https://graph.facebook.com/v21.0"
+    assert cfg.template == "opvoedmaatje_followup"
+    monkeypatch.delenv("WHATSAPP_APP_SECRET")
+    assert not wa.WhatsAppInput.from_credentials(None).config.enabled
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def test_parse_webhook_reads_every_kind_in_order() -> None:
+    body = webhook(text_message("hoi", message_id="m1"), button_reply("/affirm", "Ja"), image_message(),
+                   statuses=[status_update()])
+    found = wa.parse_webhook(body, PHONE_ID)
+    assert [(m.kind, m.text) for m in found] == [("text", "hoi"), ("payload", "/affirm"), ("unsupported", "")]
+    assert found[0].message_id == "m1" and found[0].number == NUMBER
+
+
+@pytest.mark.parametrize("message", [
+    {"type": "text", "text": {"body": "x"}},                        # no id, no from
+    {**_base(NUMBER, None, None), "type": "reaction", "reaction": {"message_id": "m", "emoji": "👍"}},
+    "garbage", 42, None,
+])
+def test_parse_webhook_skips_what_is_not_a_parent_message(message: Any) -> None:
+    assert wa.parse_webhook(webhook(message), PHONE_ID) == []
+
+
+@pytest.mark.parametrize("body", [None, [], "x", {}, {"entry": None}, {"entry": {}}])
+def test_parse_webhook_refuses_what_is_no_webhook(body: Any) -> None:
+    with pytest.raises(wa.PayloadError):
+        wa.parse_webhook(body, PHONE_ID)
+
+
+def test_parse_webhook_survives_odd_inner_shapes() -> None:
+    body = {"entry": [None, {"changes": "x"}, {"changes": [None, {"value": []}, {"value": {"messages": "x"}}]}]}
+    assert wa.parse_webhook(body, PHONE_ID) == []
+
+
+# ---------------------------------------------------------------- outbound shaping
+
+
+@pytest.mark.parametrize("size", [1, 4096, 4097, 10_000, 100_000])
+def test_split_text_keeps_every_word_and_the_limit(size: int) -> None:
+    words = ("Slaap is belangrijk. " * (size // 20 + 1))[:size]
+    pieces = wa.split_text(words)
+    assert all(0 < len(p) <= wa.MAX_TEXT_CHARS for p in pieces)
+    assert " ".join(pieces).split() == words.split()
+
+
+def test_split_text_prefers_paragraph_breaks() -> None:
+    first, second = "a" * 3000, "b" * 3000
+    assert wa.split_text(f"{first}\n\n{second}") == [first, second]
+
+
+def test_split_text_cuts_a_text_without_spaces_hard_and_handles_emoji() -> None:
+    pieces = wa.split_text("😀" * 9000)
+    assert [len(p) for p in pieces] == [4096, 4096, 808]
+    assert wa.split_text("") == [] and wa.split_text("   ") == []
+
+
+def _buttons(n: int, title: str = "Knop") -> List[Dict[str, str]]:
+    return [{"title": f"{title} {i}", "payload": f"/option_{i}"} for i in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("buttons,kind", [
+    (_buttons(1), "button"),
+    (_buttons(3), "button"),
+    ([{"title": "Meer tips", "payload": "/more_tips"}, {"title": "Hulp in de buurt", "payload": "/support_nearby"},
+      {"title": "Praat met iemand", "payload": "/ask_human"}], "button"),
+    (_buttons(4), "list"),
+    (_buttons(10), "list"),
+    ([{"title": "Eenentwintig tekens!!", "payload": "/a"}, {"title": "Kort", "payload": "/b"}], "list"),  # 21 > 20
+    (_buttons(11), "numbered"),
+    ([{"title": "Een titel van meer dan 24 tekens", "payload": "/a"}], "numbered"),
+])
+def test_buttons_become_reply_buttons_a_list_or_numbered_text(buttons: List[Dict[str, str]], kind: str) -> None:
+    bodies, numbered = wa.message_bodies("Wat wil je nu?", wa._buttons(buttons))
+    for body in bodies:
+        assert shape_problems({"messaging_product": "whatsapp", "to": NUMBER, **body}) == []
+    last = bodies[-1]
+    if kind == "numbered":
+        assert numbered and last["type"] == "text"
+        for i, b in enumerate(buttons, 1):
+            assert f"{i}. {b['title']}" in last["text"]["body"]
+    else:
+        assert not numbered and last["type"] == "interactive" and last["interactive"]["type"] == kind
+        ids = ([b["reply"]["id"] for b in last["interactive"]["action"].get("buttons", [])]
+               or [r["id"] for s in last["interactive"]["action"].get("sections", []) for r in s["rows"]])
+        assert ids == [b["payload"] for b in buttons]
+
+
+def test_a_long_text_with_buttons_goes_out_as_text_then_the_buttons() -> None:
+    text = "Een lange uitleg. " * 200  # 3600 characters: too long for an interactive body
+    bodies, _ = wa.message_bodies(text, [("Meer tips", "/more_tips")])
+    assert [b["type"] for b in bodies] == ["text", "interactive"]
+    assert bodies[0]["text"]["body"] == text.strip()
+    assert bodies[1]["interactive"]["body"]["text"] == wa.OPTIONS_PROMPT
+
+
+def test_markdown_links_are_written_out() -> None:
+    assert wa.whatsapp_text("Kijk op [Thuisarts](https://www.thuisarts.nl) of **bel**.") == \
+        "Kijk op Thuisarts: https://www.thuisarts.nl of *bel*."
+
+
+# ---------------------------------------------------------------- output channel against the stand-in
+
+
+def _output(graph: GraphStandIn, attempts: int = 4, now: Optional[float] = None) -> wa.WhatsAppOutput:
+    clock = (lambda: now) if now is not None else time.time
+    return make_channel(graph, attempts=attempts, clock=clock).get_output_channel()  # type: ignore[return-value]
+
+
+def test_replies_carry_the_bearer_token_and_a_valid_shape(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        out = _output(graph)
+        who = PSEUDONYMIZER.pseudonym(NUMBER)
+        out.state.book.remember(who, NUMBER)
+        await out.send_response(who, {"text": "Hoi", "buttons": [{"title": "Meer tips", "payload": "/more_tips"}]})
+        await out.send_response(who, {"text": "x " * 3000})
+        await out.state.client.close()
+    run(scenario())
+    assert graph.rejected == []
+    assert [m["type"] for m in graph.sent] == ["interactive", "text", "text"]
+    assert all(m["to"] == NUMBER and m["messaging_product"] == "whatsapp" for m in graph.sent)
+
+
+def test_a_wrong_access_token_is_not_retried(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        channel = make_channel(graph, access_token="wrong-token")
+        who = PSEUDONYMIZER.pseudonym(NUMBER)
+        channel.state.book.remember(who, NUMBER)
+        await channel.get_output_channel().send_text_message(who, "Hoi")
+        await channel.state.client.close()
+    run(scenario())
+    assert graph.sent == [] and graph.attempts == 1
+
+
+def test_outside_the_24_hour_window_a_template_is_sent_once_and_the_text_withheld(graph: GraphStandIn) -> None:
+    now = 1_800_000_000.0
+    who = PSEUDONYMIZER.pseudonym(NUMBER)
+
+    async def scenario() -> None:
+        out = _output(graph, now=now)
+        out.state.book.ttl = 7 * 24 * 3600
+        out.state.book.remember(who, NUMBER, last_inbound=now - 25 * 3600)
+        await out.send_text_message(who, "Hoe gaat het nu?")
+        await out.send_text_message(who, "Nog een bericht")
+        out.state.book.remember(who, NUMBER, last_inbound=now - 23 * 3600)  # the parent wrote again
+        await out.send_text_message(who, "Binnen het venster")
+        await out.state.client.close()
+    run(scenario())
+    assert [m["type"] for m in graph.sent] == ["template", "text"]
+    assert graph.sent[0]["template"] == {"name": "opvoedmaatje_followup", "language": {"code": "nl"}}
+    assert graph.sent[1]["text"]["body"] == "Binnen het venster"
+
+
+def test_a_number_from_a_registered_resolver_without_known_window_gets_the_template(graph: GraphStandIn) -> None:
+    from bot.channels.pseudonym import Contact
+
+    async def scenario() -> None:
+        out = _output(graph)
+        out.state.resolvers.append(lambda who: Contact(NUMBER, 0.0) if who == "wa-handoff" else None)
+        await out.send_text_message("wa-handoff", "Een medewerker belt je morgen.")
+        await out.send_text_message("wa-unknown", "Niemand")
+        await out.state.client.close()
+    run(scenario())
+    assert [m["type"] for m in graph.sent] == ["template"]
+
+
+@pytest.mark.parametrize("failures,attempts,delivered", [
+    ([(500, None, None)] * 2, 3, True),
+    ([(503, None, None)], 2, True),
+    ([(429, "0", None)] * 3, 4, True),
+    ([(400, None, 130429)], 2, True),       # Meta's throughput limit comes as a 400
+    ([(500, None, None)] * 4, 4, False),    # gives up after 4 attempts
+    ([(400, None, 100)], 1, False),         # a real error: not retried
+])
+def test_graph_errors_are_retried_with_backoff(graph: GraphStandIn, failures: List[Any], attempts: int,
+                                               delivered: bool) -> None:
+    for status, retry_after, code in failures:
+        graph.fail_next(status, retry_after=retry_after, code=code)
+
+    async def scenario() -> None:
+        out = _output(graph)
+        who = PSEUDONYMIZER.pseudonym(NUMBER)
+        out.state.book.remember(who, NUMBER)
+        await out.send_text_message(who, "Hoi")
+        await out.state.client.close()
+    run(scenario())
+    assert graph.attempts == attempts
+    assert (len(graph.sent) == 1) is delivered
+
+
+def test_an_unreachable_graph_api_is_retried_and_logged_without_content(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = wa.WhatsAppConfig(app_secret=SECRET, access_token=TOKEN, phone_number_id=PHONE_ID,
+                            api_base=f"http://127.0.0.1:{free_port()}/v21.0")
+    client = wa.GraphClient(cfg, attempts=3, backoff=0.01)
+
+    async def scenario() -> Any:
+        try:
+            return await client.send(NUMBER, {"type": "text", "text": {"body": "geheime zorg"}})
+        finally:
+            await client.close()
+    with caplog.at_level(logging.DEBUG, logger="bot.channels.whatsapp"):
+        assert run(scenario()) is None
+    assert caplog.text.count("unreachable") == 3
+    assert "geheime zorg" not in caplog.text and NUMBER not in caplog.text
+
+
+def test_logs_never_contain_the_number_or_the_text(graph: GraphStandIn, caplog: pytest.LogCaptureFixture) -> None:
+    graph.fail_next(500)
+
+    async def scenario() -> None:
+        agent = FakeAgent(buttons=[{"title": "Meer tips", "payload": "/more_tips"}])
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            await post(http, url, webhook(text_message("mijn dochter Sanne huilt veel")))
+            await post(http, url, webhook(image_message()))
+            await post(http, url, webhook(text_message("x")), signature="sha256=00")
+    with caplog.at_level(logging.DEBUG):
+        run(scenario())
+    assert caplog.records, "the channel logs what it does"
+    assert NUMBER not in caplog.text and "612345678" not in caplog.text
+    assert "Sanne" not in caplog.text and "Kies maar" not in caplog.text
+
+
+# ---------------------------------------------------------------- end to end: the running assistant
+
+
+E2E_NUMBER = "31687654321"
+
+
+@pytest.fixture(scope="module")
+def e2e_graph() -> Any:
+    """The Graph API stand-in on the port the assistant fixture's Rasa server was told."""
+    port = int(CHANNEL_ENV["WHATSAPP_API_BASE"].split(":")[2].split("/")[0])
+    with GraphStandIn(CHANNEL_ENV["WHATSAPP_ACCESS_TOKEN"], CHANNEL_ENV["WHATSAPP_PHONE_NUMBER_ID"],
+                      port=port) as standin:
+        yield standin
+
+
+def _e2e_post(url: str, body: Dict[str, Any], secret: Optional[str] = None) -> requests.Response:
+    raw = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Hub-Signature-256"] = sign(raw, secret)
+    return requests.post(f"{url}/webhooks/whatsapp/webhook", data=raw, headers=headers, timeout=30)
+
+
+def _e2e_webhook(*messages: Dict[str, Any], number: str) -> Dict[str, Any]:
+    return webhook(*messages, phone_number_id=CHANNEL_ENV["WHATSAPP_PHONE_NUMBER_ID"], number=number)
+
+
+def _wait_for(graph: GraphStandIn, number: str, count: int, timeout: float = 90,
+              quiet: float = 2.5) -> List[Dict[str, Any]]:
+    """The messages sent to ``number`` once there are at least ``count`` and no more arrive."""
+    deadline = time.monotonic() + timeout
+    while len(graph.to(number)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected {count} message(s) to the parent, got {graph.to(number)}")
+        time.sleep(0.2)
+    seen, still = len(graph.to(number)), time.monotonic()
+    while time.monotonic() - still < quiet:  # the rest of this turn's reply
+        time.sleep(0.2)
+        if len(graph.to(number)) != seen:
+            seen, still = len(graph.to(number)), time.monotonic()
+    return graph.to(number)
+
+
+def _bodies(messages: List[Dict[str, Any]]) -> str:
+    texts = []
+    for m in messages:
+        if m["type"] == "text":
+            texts.append(m["text"]["body"])
+        elif m["type"] == "interactive":
+            texts.append(m["interactive"]["body"]["text"])
+    return "\n".join(texts)
+
+
+def _reply_ids(messages: List[Dict[str, Any]]) -> List[str]:
+    ids = []
+    for m in messages:
+        if m["type"] == "interactive":
+            action = m["interactive"]["action"]
+            ids += [b["reply"]["id"] for b in action.get("buttons", [])]
+            ids += [r["id"] for s in action.get("sections", []) for r in s["rows"]]
+    return ids
+
+
+def test_e2e_whatsapp_conversation_concern_age_reassurance_support_nearby(assistant: Any, e2e_graph: GraphStandIn) -> None:
+    secret = CHANNEL_ENV["WHATSAPP_APP_SECRET"]
+    number = E2E_NUMBER
+    sender = Pseudonymizer(CHANNEL_ENV["SENDER_ID_SECRET"].encode()).pseudonym(number, "wa")
+
+    # forged and missing signatures: refused, nothing processed, nothing sent
+    assert _e2e_post(assistant.url, _e2e_webhook(text_message("hallo", number=number), number=number),
+                     secret="forged").status_code == 403
+    assert _e2e_post(assistant.url, _e2e_webhook(text_message("hallo", number=number), number=number)).status_code == 403
+
+    concern = text_message("mijn dochter wil niet slapen", number=number)
+    assert _e2e_post(assistant.url, _e2e_webhook(concern, number=number), secret).status_code == 200
+    assert _e2e_post(assistant.url, _e2e_webhook(concern, number=number), secret).status_code == 200  # redelivery
+    first = _wait_for(e2e_graph, number, 1)
+    assert "oud" in _bodies(first).lower(), first                       # "Hoe oud is je kind?"
+    assert any(w in _bodies(first).lower() for w in ("digitale assistent", "geen mens"))
+
+    seen = len(first)
+    assert _e2e_post(assistant.url, _e2e_webhook(text_message("anderhalf", number=number), number=number),
+                     secret).status_code == 200
+    second = _wait_for(e2e_graph, number, seen + 1)[seen:]
+    assert "/more_tips" in _reply_ids(second) and "/support_nearby" in _reply_ids(second), second
+    slots = assistant.slots(sender)
+    assert slots["topic"] == "slapen" and slots["age_months"] == 18 and slots["severity"] == "normaal"
+
+    seen += len(second)
+    tap = button_reply("/support_nearby", "Hulp in de buurt", number=number)
+    assert _e2e_post(assistant.url, _e2e_webhook(tap, number=number), secret).status_code == 200
+    third = _wait_for(e2e_graph, number, seen + 1)[seen:]
+    assert _bodies(third).strip(), third
+
+    seen += len(third)
+    assert _e2e_post(assistant.url, _e2e_webhook(image_message(number=number), number=number), secret).status_code == 200
+    fourth = _wait_for(e2e_graph, number, seen + 1)[seen:]
+    assert "alleen tekst" in _bodies(fourth)
+
+    status = _e2e_webhook(number=number)
+    status["entry"][0]["changes"][0]["value"]["statuses"] = [status_update()]
+    assert _e2e_post(assistant.url, status, secret).status_code == 200
+
+    assert e2e_graph.rejected == []
+    tracker = requests.get(f"{assistant.url}/conversations/{sender}/tracker",
+                           params={"token": assistant.token}, timeout=30).json()
+    user_texts = [e.get("text") for e in tracker["events"] if e.get("event") == "user"]
+    assert user_texts.count("mijn dochter wil niet slapen") == 1      # the duplicate was not processed
+    dumped = json.dumps(tracker)
+    assert number not in dumped and number[2:] not in dumped
+    assert number not in assistant.logs() and number[2:] not in assistant.logs()
