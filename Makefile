@@ -31,11 +31,23 @@ $(PY):
 	$(BASE_PYTHON) -m venv $(VENV)
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt | $(PY)
-	$(PY) -m pip install --quiet --upgrade "pip<25" wheel
+	$(PY) -m pip install --quiet "pip==24.3.1" "wheel==0.45.1"
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
-install: $(INSTALLED)
+# Front-end assets (socket.io-client for the chat, axe-core for the accessibility tests), served locally.
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian's Chromium for the browser tests (Playwright cannot download browsers here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "Install Chromium (package chromium) for the browser tests."; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+install: $(INSTALLED) $(NODE_STAMP)
 
 # The Dutch language layer (bot/language.py): the name of the pipeline to train with.
 $(LANGUAGE): $(INSTALLED) bot/language.py
@@ -56,7 +68,7 @@ $(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
 
 train: $(MODEL)
 
-run: $(MODEL)
+run: $(MODEL) $(NODE_STAMP)
 	$(RASA_ENV) $(PY) -m bot.serve --model $(MODEL)
 
 validate: $(LANGUAGE)
@@ -66,7 +78,7 @@ test-stories: $(MODEL)
 	$(RASA_ENV) $(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 	  --fail-on-prediction-errors --out reports/test-stories
 
-test: validate $(MODEL)
+test: validate $(MODEL) $(NODE_STAMP) $(CHROMIUM)
 	$(RASA_ENV) $(PY) -m pytest
 	$(MAKE) --no-print-directory test-stories
 
@@ -80,3 +92,9 @@ clean:
 # Issue 3/8: NLU quality on the held-out set, this pipeline against Rasa's default.
 eval: $(LANGUAGE)
 	$(RASA_ENV) $(PY) -m bot.evaluation --out reports
+
+# Issue 8: latency, throughput, memory, start-up and training against Rasa's default pipeline
+# (reports/bench-DATE.md). Quick check: $(RASA_ENV) $(PY) -m bot.benchmark --quick
+.PHONY: bench
+bench: $(MODEL)
+	$(RASA_ENV) $(PY) -m bot.benchmark

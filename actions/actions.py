@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import dialogue
 from bot.catalogue import load_catalogue
+from bot.handoff_actions import *  # noqa: F401,F403  (the hand-off form and action_open_case)
 
 
 def _current_session(tracker: Tracker) -> List[Dict[Text, Any]]:
@@ -66,11 +67,3 @@ class ActionSupportNearby(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         outcome = dialogue.support_nearby(conversation_of(tracker), message_of(tracker), load_catalogue())
         return deliver(outcome, dispatcher)
-
-
-class ActionHumanContact(Action):
-    def name(self) -> Text:
-        return "action_human_contact"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        return deliver(dialogue.human_contact(conversation_of(tracker), load_catalogue()), dispatcher)

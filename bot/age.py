@@ -21,6 +21,7 @@ Nothing here raises on bad input and nothing logs message text.
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import re
@@ -67,6 +68,7 @@ class _Found:
     group: Optional[str] = None       # child-word group of the noun it belongs to
     noun_span: Optional[Tuple[int, int]] = None
     modifier_offset: int = 0
+    self_age: bool = False            # a child writing about itself ("ik ben 13")
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,7 +129,29 @@ class _Rules:
     def __init__(self, data: Dict[str, Any]) -> None:
         self.number_words: Dict[str, float] = {k: float(v) for k, v in data["number_words"].items()}
         self.half_words: Dict[str, float] = {k: float(v) for k, v in data["half_words"].items()}
-        self.modifiers: Dict[str, Dict[str, Any]] = {_key(k): v for k, v in data["modifiers"].items()}
+        self.modifiers: Dict[str, Dict[str, Any]] = {
+            _key(k): v for k, v in data["modifiers"].items()}
+        self.have_verbs = frozenset(data["have_verbs"])
+        self.extra_subjects = frozenset(data["extra_child_subjects"])
+        things = data["thing_subjects"]
+        self.thing_words = frozenset(things["words"])
+        self.thing_endings = tuple(things["endings"])
+        self.child_endings = tuple(things["child_endings"])
+        self.van_any_blocked = frozenset(data["van_any_blocked_before"])
+        lo_self, hi_self = data["self_age_years"]
+        self.self_years = (float(lo_self), float(hi_self))
+        self.self_verbs: Dict[str, str] = dict(data["self_verbs"])
+        self.self_veto = re.compile(rf"(?<!\w){_alt(data['self_veto_after'])}")
+        self.alone_left_veto = frozenset(_key(w) for w in data["alone_left_veto"])
+        generic = data["band_generic"]
+        self.band_not_child = frozenset(_key(w) for w in generic["not_a_child"])
+        self.band_plurals = frozenset(_key(w) for w in generic["plural_words"])
+        self.band_degree = frozenset(generic["degree_words"])
+        self.band_indef = frozenset(generic["indefinite"])
+        self.band_possessive = frozenset(generic["possessive"])
+        self.band_own_before = frozenset(generic["own_before"])
+        self.band_own_fp = frozenset(generic["own_before_first_person"])
+        self.band_first_person = frozenset(generic["first_person"])
         units = data["units"]
         self.child_group: Dict[str, str] = {}
         for group, words in data["child_words"].items():
@@ -142,9 +166,12 @@ class _Rules:
         school = data["school"]
         self.ordinals: Dict[str, int] = {k: int(v) for k, v in school["ordinals"].items()}
         self.copulas: Dict[str, str] = dict(data["copulas"])
-        self.pronouns = set(data["copula_pronouns"])
+        self.pronouns = frozenset(data["copula_pronouns"])
+        self.elided = frozenset(data["copula_elided_after"])
+        self.van_words = frozenset(data["van_words"])
         self.name_stop = {_key(w) for w in data["name_stopwords"]}
         self.parents = frozenset(_key(w) for w in data["parent_words"])
+        self.little = frozenset(data["little_before_parent_word"])
 
         numword = _alt(self.number_words)
         halfword = _alt(self.half_words)
@@ -159,7 +186,8 @@ class _Rules:
         mods = _alt(self.modifiers)
         symmods = _alt(data["symbol_modifiers"])
         self.mod_re = re.compile(mods)
-        unit_alt = rf"(?:(?P<u_year>{year})|(?P<u_month>{month})|(?P<u_week>{week})|(?P<u_day>{day}))"
+        unit_alt = (rf"(?:(?P<u_year>{year})|(?P<u_month>{month})"
+                    rf"|(?P<u_week>{week})|(?P<u_day>{day}))")
         extra = (
             rf"(?P<extra>\s*,?\s+(?:en\s+)?(?:(?P<xhalf>een\s+half|half)"
             rf"|(?P<xnum>{int_digits}|{numword})\s*-?\s*"
@@ -187,7 +215,8 @@ class _Rules:
             re.compile(r"(?<![\d.])\d{1,2}\.\d{1,2}\.\d{2,4}(?!\d)"),
             re.compile(r"(?<![\d.,])\d{1,2}[:.h]\d{2}(?!\d)"),
             re.compile(rf"(?<!\w)half\s+{clocknum}(?!\w)"),
-            re.compile(rf"(?<!\w)(?:kwart|{clocknum})\s+(?:over|voor)\s+(?:half\s+)?{clocknum}(?!\w)"),
+            re.compile(rf"(?<!\w)(?:kwart|{clocknum})\s+(?:over|voor)\s+(?:half\s+)?"
+                       rf"{clocknum}(?!\w)"),
             re.compile(r"[€$£]\s*\d[\d.,]*|(?<![\d.,])\d+,-"),
         ]
 
@@ -204,12 +233,19 @@ class _Rules:
         self.list_cue = re.compile(r"^\s*(?:,|en|&|\+|of|,\s*en)\s*$")
         self.parent_right = re.compile(rf"^\s*(?:{parents}|alleenstaande|werkende)(?!\w)")
         self.school_parent_left = re.compile(
-            r"(?:(?<!\w)ik\s+(?:zat|zit|was|ging)|(?<!\w)(?:zat|zaten))\s+(?:toen\s+|zelf\s+|nog\s+)*"
+            r"(?:(?<!\w)ik\s+(?:zat|zit|was|ging)|(?<!\w)(?:zat|zaten))\s+"
+            r"(?:toen\s+|zelf\s+|nog\s+)*"
             r"(?:in|op|naar)\s+(?:de\s+|het\s+|'t\s+)?$")
         self.past_right = re.compile(r"^\s*(?:zat|zaten|was|waren)(?!\w)")
         self.right_immediate = re.compile(r"^(?:[.,]\d|,-|-\d|/\d|:\d|\s*(?:%|€|°|\+|x(?!\w)))")
         self.right_bare = re.compile(
-            rf"^\s*\(?\s*(?:{_alt(data['veto_after_bare'])}(?!\w)|op\s+(?:de\s+)?\d|uit\s+\d)")
+            rf"^\s*\(?\s*(?:{_alt(data['veto_after_bare'])}(?!\w)|(?:op|uit|van)\s+(?:de\s+)?\d)")
+        weak = _alt(data["veto_after_bare_weak"])
+        self.right_bare_weak = re.compile(rf"^\s*\(?\s*{weak}(?!\w)")
+        self.right_bare_weak_num = re.compile(
+            rf"^\s*{weak}\s+(?:half\s+|kwart\s+)?(?:\d|{numword}(?!\w))")
+        # the end of a sentence after an age standing alone ("..., 7 jaar." / emoji / end)
+        self.right_alone = re.compile(r"^[ \t]*(?:$|[.!?;\n\r]|[^\x00-\x7f])")
         self.right_duration = re.compile(rf"^\s*(?:{_alt(data['veto_after_duration'])})(?!\w)")
         self.right_pred = re.compile(rf"^\s*(?:{_alt(data['duration_predicates'])})(?!\w)")
         self.right_clause = re.compile(rf"^\s*(?:$|[^\w\s]|{_alt(data['clause_followers'])}(?!\w))")
@@ -219,7 +255,7 @@ class _Rules:
         # band words and phrases
         self.band_re = re.compile(rf"(?<!\w){_alt(self.bands)}(?!\w)")
         self.band_left_veto = re.compile(
-            r"(?<!\w)(?:als|geen|zonder"
+            r"(?<!\w)(?:als\s+(?:een\s+)?|geen|zonder"
             r"|toen\s+(?:hij|ze|zij|het|ik|jij)\s+(?:nog\s+)?(?:een\s+)?"
             r"|sinds\s+(?:hij|ze|zij)\s+(?:geen\s+)?(?:een\s+)?"
             r"|ik\s+(?:ben|was)\s+(?:zelf\s+)?(?:ook\s+)?(?:een\s+)?)\s*$")
@@ -230,14 +266,17 @@ class _Rules:
         ordword = _alt(self.ordinals)
         ordinal = rf"(?P<o>{ordword}|[1-8](?:ste|de|e))"
         small = r"(?:een|twee|drie|vier|vijf|zes|zeven|acht)"
-        sec_tail = rf"(?:van\s+(?:de|het|'t)\s+|op\s+(?:de|het|'t)\s+)?(?:{levels}|{secwords})(?!\w)"
+        sec_tail = (rf"(?:van\s+(?:de|het|'t)\s+|op\s+(?:de|het|'t)\s+)?"
+                    rf"(?:{levels}|{secwords})(?!\w)")
         pnl, sec = school["primary_nl"], school["secondary"]
         pbe, kbe = school["primary_be"], school["kindergarten_be"]
         self.school_res: List[Tuple[re.Pattern[str], Optional[int], int, int]] = [
             # (pattern, base years or None for fixed months, max grade, fixed months)
-            (re.compile(rf"(?<!\w){_alt(pnl['words'])}\s*(?P<n>[1-8]|{small})(?:\s*[/&\-]\s*[1-8])?(?!\w)"),
+            (re.compile(rf"(?<!\w){_alt(pnl['words'])}\s*(?P<n>[1-8]|{small})"
+                        r"(?:\s*[/&\-]\s*[1-8])?(?!\w)"),
              int(pnl["base"]), int(pnl["max_grade"]), 0),
-            (re.compile(rf"(?<!\w){ordinal}\s+groep(?!\w)"), int(pnl["base"]), int(pnl["max_grade"]), 0),
+            (re.compile(rf"(?<!\w){ordinal}\s+groep(?!\w)"),
+             int(pnl["base"]), int(pnl["max_grade"]), 0),
             (re.compile(rf"(?<![\w.,])(?P<n>[1-6])(?:ste|de|e)?\s*-?\s*(?:(?:klas|jaar)\s+)?"
                         rf"(?:van\s+(?:de|het|'t)\s+)?{levels}(?!\w)"),
              int(sec["base"]), int(sec["max_grade"]), 0),
@@ -259,11 +298,20 @@ class _Rules:
              None, 0, (int(sec["base"]) + 1) * 12),
         ]
         for word, months in school["fixed"].items():
-            self.school_res.append((re.compile(rf"(?<!\w){_alt([word])}(?!\w)"), None, 0, int(months)))
+            self.school_res.append(
+                (re.compile(rf"(?<!\w){_alt([word])}(?!\w)"), None, 0, int(months)))
         # a school year needs one of these substrings: skip the patterns when none is there
-        hints = {"groep", "gr", "klas", "leerjaar", "brug", "middelba", "secundair", "voortgezet",
-                 "instap", "vo"} | {_key(w) for w in school["secondary_levels"]}
-        self.school_hint = re.compile(_alt(hints))
+        hints = {"groep", "gr", "klas", "kleuterklas", "leerjaar", "brug", "middelba", "secundair",
+                 "voortgezet", "instap"} | {_key(w) for w in school["secondary_levels"]}
+        self.school_hint = re.compile(rf"(?<![^\W\d_]){_alt(hints)}")
+        # "de derde klas": secondary school only when the message says so
+        signals = (list(data["secondary_signals"]) + list(school["secondary_levels"])
+                   + list(school["secondary_words"]))
+        self.secondary_signal = re.compile(rf"(?<!\w){_alt(signals)}(?!\w)")
+        self.primary_right = re.compile(
+            rf"^\s*(?:(?:van|op|in)\s+(?:de|het|'t)\s+)?{_alt(data['primary_signals'])}(?!\w)")
+        self.klas_ordinal = re.compile(rf"(?<!\w){ordinal}\s+klas(?!\w)")
+        self.sec_base, self.sec_max = int(sec["base"]), int(sec["max_grade"])
         self.small_numbers = {w: int(self.number_words[w]) for w in
                               ("een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht")}
 
@@ -401,6 +449,9 @@ def _tail_tokens(norm: str, start: int, width: int = 80) -> List[_Tok]:
     return tokens[-7:]
 
 
+_PARENT_WORD_SPEC = 4   # index in _parent_specs of "<parent word> (van|is) N"
+
+
 @lru_cache(maxsize=1)
 def _parent_specs(parents: frozenset) -> Tuple[List[Tuple[bool, Any]], ...]:
     def r(allowed: Any) -> Tuple[bool, Any]:
@@ -420,11 +471,60 @@ def _parent_specs(parents: frozenset) -> Tuple[List[Tuple[bool, Any]], ...]:
 
 def _is_parent(rules: _Rules, words: Sequence[str]) -> bool:
     """The number is the age of the parent or another adult ("ik ben 34", "mijn man van 40")."""
-    return any(_tail(words, specs) is not None for specs in _parent_specs(rules.parents))
+    for k, specs in enumerate(_parent_specs(rules.parents)):
+        i = _tail(words, specs)
+        if i is None:
+            continue
+        if k == _PARENT_WORD_SPEC and i > 0 and words[i - 1] in rules.little:
+            continue      # "kleine man van 20 maanden" is a child
+        return True
+    return False
+
+
+_SELF_I = frozenset({"ik", "ikzelf"})
+_SELF_TAIL = frozenset({"zelf", "ook"})
+_SENTENCE_END = frozenset({".", "!", "?", ";"})
+_CLAUSE_MARKS = frozenset({",", ":", "-"})
+
+
+def _self_verb(rules: _Rules, words: Sequence[str]) -> Optional[str]:
+    """'ik ben' / 'ben ik' / 'ik heb' right before the number: that verb, else None."""
+    i = _tail(words, [(False, _SELF_I), (False, rules.self_verbs), (True, _SELF_TAIL)])
+    if i is not None:
+        return words[i + 1]
+    i = _tail(words, [(False, rules.self_verbs), (False, {"ik"}), (True, _SELF_TAIL)])
+    if i is not None:
+        return words[i]
+    return None
+
+
+def _is_thing(rules: _Rules, word: str) -> bool:
+    """A noun for a thing or a time ("wachttijd", "contract"), not for a child."""
+    if word in rules.thing_words:
+        return True
+    return word.endswith(rules.thing_endings) and not word.endswith(rules.child_endings)
+
+
+def _is_name(t: _Text, tok: _Tok) -> bool:
+    return t.orig_slice(tok[1], tok[1] + 1).isupper()
+
+
+def _free_noun(rules: _Rules, word: str, before: Optional[str] = None) -> bool:
+    """A word that may name a child although it is not a known child word."""
+    if word in rules.parents and before in rules.little:
+        return True                                   # "kleine man"
+    return (word.isalpha() and len(word) > 1 and word not in rules.name_stop
+            and word not in rules.parents and word not in rules.have_verbs
+            and word not in rules.copulas and not _is_thing(rules, word))
+
+
+def _adjective(rules: _Rules, word: str) -> bool:
+    return (word.endswith("e") and word.isalpha() and word not in rules.name_stop
+            and word not in rules.van_any_blocked and word not in rules.band_indef)
 
 
 def _find_cue(rules: _Rules, t: _Text, start: int, end: int, tokens: Sequence[_Tok],
-              prev: Optional[Tuple[int, str]]) -> Optional[_Cue]:
+              prev: Optional[Tuple[int, str]], has_unit: bool = False) -> Optional[_Cue]:
     """What, just before (or around) a number, makes it an age."""
     words = [tok[0] for tok in tokens]
     n = len(words)
@@ -433,18 +533,43 @@ def _find_cue(rules: _Rules, t: _Text, start: int, end: int, tokens: Sequence[_T
     def noun_cue(kind: str, i: int) -> _Cue:
         return _Cue(kind, words[i], (tokens[i][1], tokens[i][2]))
 
-    i = _tail(words, [(False, rules.nouns), (True, {",", "("}), (False, {"van"})])
+    i = _tail(words, [(False, rules.nouns), (True, {",", "("}), (False, rules.van_words)])
     if i is not None:
         return noun_cue("van", i)
+    det = words[-3] if n >= 3 else None
+    if has_unit and n >= 2 and words[-1] in rules.van_words and _free_noun(rules, words[-2], det):
+        # "ons Lotte van 3 jaar", "kleine man van 20 maanden" (not "een contract van 2 jaar")
+        if (det is None or not det[:1].isalnum() or det in rules.band_possessive
+                or _adjective(rules, det) or _is_name(t, tokens[-2])) \
+                and det not in rules.van_any_blocked:
+            return _Cue("van_any")
     if n >= 2 and words[-1] in rules.copulas:
         subj, span = words[-2], tokens[-2]
         if subj in rules.pronouns or subj in rules.nouns:
             return _Cue("copula", subj, (span[1], span[2]), words[-1])
+        if subj in rules.elided and words[-1] in ("is", "werd", "wordt"):
+            return _Cue("copula", None, None, words[-1])      # "... en is 9"
         if (subj[:1].isalpha() and len(subj) > 1 and subj not in rules.name_stop
-                and subj not in rules.parents and t.orig_slice(span[1], span[1] + 1).isupper()):
+                and subj not in rules.parents and _is_name(t, span)):
             return _Cue("copula", None, None, words[-1])      # a name: "Emma is 3"
+        if has_unit and words[-1] in ("is", "wordt", "werd"):
+            # "de mijne is 10 maanden", "onze lieverd is 6 weken" (not "de wachttijd is ...")
+            if subj in rules.extra_subjects or (_free_noun(rules, subj, det) and (
+                    det is None or not det[:1].isalnum() or det in rules.band_possessive
+                    or _adjective(rules, det) or (det == "de" and subj.endswith("e")))):
+                return _Cue("copula_any", None, None, words[-1])
     if n >= 2 and words[-1] in _PRONOUN_SUBJECTS and words[-2] in rules.copulas:
         return _Cue("copula", words[-1], (tokens[-1][1], tokens[-1][2]), words[-2])
+    if has_unit and n >= 2 and words[-1] in rules.have_verbs:
+        # Flemish / second language: "mijn kind heeft 6 jaar", "zij heeft 7 jaar"
+        subj, span = words[-2], tokens[-2]
+        if subj in rules.pronouns or subj in rules.nouns:
+            return _Cue("have", subj, (span[1], span[2]))
+        if subj in rules.extra_subjects or (
+                _free_noun(rules, subj, det) and _is_name(t, span)):
+            return _Cue("have")
+    if has_unit and n >= 2 and words[-1] in _PRONOUN_SUBJECTS and words[-2] in rules.have_verbs:
+        return _Cue("have", words[-1], (tokens[-1][1], tokens[-1][2]))   # "nu heeft ze 7 jaar"
     i = _tail(words, [(False, rules.nouns), (True, _OPEN)])
     if i is not None:
         return noun_cue("child", i)
@@ -460,6 +585,16 @@ def _find_cue(rules: _Rules, t: _Text, start: int, end: int, tokens: Sequence[_T
     if start < 200 and all(w in rules.greetings or not w[:1].isalnum()
                            for w in _TOKEN_RE.findall(t.norm, 0, start)):
         return _Cue("start")
+    if has_unit and n:
+        # an age standing alone after a sentence: "hij is zo onzeker. 7 jaar"
+        last = words[-1]
+        newline = "\n" in t.norm[tokens[-1][2]:start]
+        if newline or last in _SENTENCE_END or not last.isascii():
+            return _Cue("alone")
+        if last in _CLAUSE_MARKS and not any(
+                w in rules.alone_left_veto or " ".join(words[k:k + 2]) in rules.alone_left_veto
+                for k, w in enumerate(words[-4:-1], start=max(0, n - 4))):
+            return _Cue("alone")
     return None
 
 
@@ -477,12 +612,13 @@ def _evaluate(rules: _Rules, t: _Text, m: re.Match, expecting: bool,
     norm = t.norm
 
     # -- the value -------------------------------------------------------------------------
-    mod_offset, mod_duration = 0, False
+    mod_offset, mod_duration, mod_alone = 0, False, False
     if g["mod"]:
         for mm in rules.mod_re.finditer(g["mod"]):
             info = rules.modifiers.get(_key(mm.group(0)), {})
             mod_offset = min(mod_offset, int(info.get("offset", 0)))
             mod_duration = mod_duration or bool(info.get("duration", False))
+            mod_alone = mod_alone or bool(info.get("alone", False))
     jarig = bool(g["jarig"])
     oud = bool(g["oud"])
     is_een = False
@@ -531,19 +667,39 @@ def _evaluate(rules: _Rules, t: _Text, m: re.Match, expecting: bool,
         return None
     tokens = _tail_tokens(norm, start)
     words = [tok[0] for tok in tokens]
-    if _is_parent(rules, words):
+    self_verb = _self_verb(rules, words)
+    if self_verb is not None:
+        # "ik ben 13": a child writing about itself; "ik ben 34" is the parent
+        lo, hi = rules.self_years
+        if not ((unit == "year" and (bare and self_verb != "heb" or g["u_year"] or g["a_year"]))
+                and lo <= months_f / 12.0 <= hi
+                and rules.right_clause.match(right)
+                and not rules.right_pred.match(right)
+                and not rules.parent_right.match(right)
+                and not rules.self_veto.search(norm, end, end + 40)):
+            return None
+        cue: Optional[_Cue] = _Cue("self", cop="wordt" if self_verb == "word" else None)
+    elif _is_parent(rules, words):
         return None
+    else:
+        cue = None
     if (jarig or oud) and rules.parent_right.match(right):
         return None
-    cue = _find_cue(rules, t, start, end, tokens, prev)
+    if cue is None:
+        cue = _find_cue(rules, t, start, end, tokens, prev, has_unit and not jarig)
     kind = cue.kind if cue else None
     short = unit in ("week", "day") and not oud
 
     if bare and rules.right_bare.match(right):
         return None
+    if bare and kind != "van" and rules.right_bare_weak.match(right):
+        return None
+    if bare and rules.right_bare_weak_num.match(right):
+        return None
     if has_unit and not jarig and rules.right_duration.match(right):
         return None
-    if mod_duration and kind not in ("copula", "child", "rel") and not (expecting and bare):
+    if mod_duration and kind not in ("copula", "child", "rel", "self") \
+            and not (expecting and bare):
         return None
     if is_een and not (has_unit or g["half"]):
         whole = rules.whole_rest.match(norm[:start]) and rules.whole_rest.match(norm[end:])
@@ -560,6 +716,17 @@ def _evaluate(rules: _Rules, t: _Text, m: re.Match, expecting: bool,
                         or (short and not rules.right_clause.match(right)))
     elif kind == "start" and has_unit:
         accepted = bool(rules.right_clause.match(right))
+    elif kind == "start":
+        # the whole message is "net 14" / "bijna 4"; "14" or "zes" alone needs the question
+        accepted = mod_alone and bool(rules.whole_rest.match(norm[end:]))
+    elif kind == "self":
+        accepted = True
+    elif kind == "van_any":
+        accepted = not (short and not rules.right_clause.match(right))
+    elif kind in ("copula_any", "have"):
+        accepted = bool(rules.right_clause.match(right)) and not rules.right_pred.match(right)
+    elif kind == "alone":
+        accepted = (unit in ("year", "month") or oud) and bool(rules.right_alone.match(right))
     if not accepted and expecting:
         accepted = not (_left_veto(rules, words)
                         or (has_unit and rules.right_pred.match(right))
@@ -592,7 +759,8 @@ def _evaluate(rules: _Rules, t: _Text, m: re.Match, expecting: bool,
         if group is None and noun in rules.bands:
             group = "band:" + rules.bands[noun][0]
     ostart, oend = t.orig_span(start, end)
-    found = _Found(_make(months, True, ostart, oend), start, end, 1, group, noun_span, offset_months)
+    found = _Found(_make(months, True, ostart, oend), start, end, 1, group, noun_span,
+                   offset_months, kind == "self")
     return found, kind or "expecting"
 
 
@@ -640,10 +808,59 @@ def _schools(rules: _Rules, t: _Text) -> List[_Found]:
                 months = (base + grade) * 12
             ostart, oend = t.orig_span(start, end)
             out.append(_Found(_make(months, True, ostart, oend), start, end, 0))
+    if "klas" in norm and rules.secondary_signal.search(norm):
+        # "de derde klas" is secondary school only when the message says so
+        for m in rules.klas_ordinal.finditer(norm):
+            start, end = m.span()
+            raw = m.group("o")
+            grade = rules.ordinals.get(raw) or (int(raw[0]) if raw[:1].isdigit() else 0)
+            if not 1 <= grade <= rules.sec_max:
+                continue
+            right = norm[end:end + 40]
+            if (rules.school_parent_left.search(norm[max(0, start - 60):start])
+                    or rules.past_right.match(right) or rules.primary_right.match(right)):
+                continue
+            ostart, oend = t.orig_span(start, end)
+            out.append(_Found(_make((rules.sec_base + grade) * 12, True, ostart, oend),
+                              start, end, 0))
     return out
 
 
-def _band_words(rules: _Rules, t: _Text) -> List[_Found]:
+def _generic_band(rules: _Rules, norm: str, start: int, word: str) -> bool:
+    """'een baby', 'babys', 'pubers': children in general, not this child."""
+    last = word.split()[-1]
+    if word in rules.band_not_child or last not in rules.bands or last in rules.band_not_child:
+        return False
+    plural = word in rules.band_plurals
+    words = [tok[0] for tok in _tail_tokens(norm, start)]
+    i = len(words)
+    skipped = 0
+    while i > 0 and skipped < 3:
+        w = words[i - 1]
+        if (w in rules.band_degree or _adjective(rules, w)
+                or (plural and (w.isdigit() or w in rules.number_words))):
+            i -= 1
+            skipped += 1
+            continue
+        break
+    det = words[i - 1] if i > 0 else None
+    before = words[i - 2] if i > 1 else None
+    if plural:
+        return det not in rules.band_possessive and det not in rules.band_own_before
+    if det not in rules.band_indef:
+        return False
+    if before in rules.band_own_before:
+        return False
+    if before in rules.band_own_fp:
+        lo = max(0, start - 200)
+        cut = max(norm.rfind(c, lo, start) for c in ".!?\n")
+        sentence = _TOKEN_RE.findall(norm, max(lo, cut + 1), start)
+        return not any(w in rules.band_first_person for w in sentence)
+    return True
+
+
+def _band_words(rules: _Rules, t: _Text,
+                attached: frozenset = frozenset()) -> List[_Found]:
     out: List[_Found] = []
     norm = t.norm
     for m in rules.band_re.finditer(norm):
@@ -655,6 +872,8 @@ def _band_words(rules: _Rules, t: _Text) -> List[_Found]:
         if rules.school_parent_left.search(norm[max(0, start - 60):start]):
             continue
         word = _key(m.group(0))
+        if (start, end) not in attached and _generic_band(rules, norm, start, word):
+            continue
         name, months, _ = rules.bands[word]
         ostart, oend = t.orig_span(start, end)
         out.append(_Found(_make(months, False, ostart, oend), start, end, 2,
@@ -664,6 +883,19 @@ def _band_words(rules: _Rules, t: _Text) -> List[_Found]:
 
 # --------------------------------------------------------------------------------------------
 # putting it together
+
+
+def _without_overlaps(found: Sequence[_Found]) -> List[_Found]:
+    """Drop overlapping mentions (school before number before band word; longer first)."""
+    starts: List[int] = []
+    kept: List[_Found] = []
+    for f in sorted(found, key=lambda f: (f.priority, -(f.nend - f.nstart), f.nstart)):
+        i = bisect.bisect_left(starts, f.nend)
+        if i > 0 and kept[i - 1].nend > f.nstart:
+            continue
+        starts.insert(i, f.nstart)
+        kept.insert(i, f)
+    return kept
 
 
 _GAP_RE = re.compile(r"^\s*[,;]?\s*(?:en|maar|of)?\s*[,;]?\s*$")
@@ -691,13 +923,10 @@ def _analyse(text: str, expecting_age: bool) -> Tuple[List[_Found], Optional[_Te
     try:
         rules = _rules()
         t = _Text(text)
-        found = _schools(rules, t) + _numbers(rules, t, bool(expecting_age)) + _band_words(rules, t)
-        kept: List[_Found] = []
-        for f in sorted(found, key=lambda f: (f.priority, -(f.nend - f.nstart), f.nstart)):
-            if all(f.nend <= k.nstart or f.nstart >= k.nend for k in kept):
-                kept.append(f)
-        kept.sort(key=lambda f: (f.nstart, f.nend))
-        return _merge_nearly(t.norm, kept), t
+        numbers = _numbers(rules, t, bool(expecting_age))
+        attached = frozenset(f.noun_span for f in numbers if f.noun_span)
+        found = _schools(rules, t) + numbers + _band_words(rules, t, attached)
+        return _merge_nearly(t.norm, _without_overlaps(found)), t
     except Exception:  # noqa: BLE001 - bad input must never break the conversation
         log.exception("age parsing failed (message length %d)", len(text))
         return [], None
@@ -712,11 +941,13 @@ def find_ages(text: str, expecting_age: bool = False) -> list[AgeMention]:
 def _referenced(rules: _Rules, t: _Text, pool: Sequence[_Found]) -> Optional[_Found]:
     """The mention a free child word in the message points at ('Mijn dochter slaapt slecht')."""
     attached = {f.noun_span for f in pool if f.noun_span}
+    starts = [f.nstart for f in pool]       # pool is in text order, without overlaps
     for m in _TOKEN_RE.finditer(t.norm):
         if m.group(0) not in rules.nouns:
             continue
         span = m.span()
-        if span in attached or any(f.nstart <= span[0] < f.nend for f in pool):
+        i = bisect.bisect_right(starts, span[0]) - 1
+        if span in attached or (i >= 0 and pool[i].nend > span[0]):
             continue
         word = _key(m.group(0))
         group = rules.child_group.get(word)
@@ -740,6 +971,8 @@ def parse_age(text: str, expecting_age: bool = False) -> AgeMention | None:
     if not found or t is None:
         return None
     exact = [f for f in found if f.mention.exact]
+    # a child's own age ("ik ben 13") only when no other child's age is stated
+    exact = [f for f in exact if not f.self_age] or exact
     pool = exact or found
     if len(exact) > 1:
         try:

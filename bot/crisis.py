@@ -41,6 +41,7 @@ found; the caller may also run it on the last two user messages joined.
 from __future__ import annotations
 
 import html
+import itertools
 import logging
 import re
 import unicodedata
@@ -117,6 +118,8 @@ class _Rule:
     age_unknown_pass: bool
     kind: Optional[str]
     examples: Tuple[str, ...]
+    use_lemmas: bool
+    infant_max_weeks: int
 
     @property
     def literals(self) -> Optional[frozenset]:
@@ -145,6 +148,7 @@ class _Engine:
     fuzzy: Tuple[str, ...]
     laugh_chars: Tuple[str, ...]
     literals_by_bigram: Dict[str, Tuple[str, ...]]
+    vocabulary: frozenset
 
 
 # ----------------------------------------------------------------------------- loading
@@ -258,9 +262,14 @@ def _engine() -> _Engine:
         data = yaml.safe_load(fh)
     defs: Dict[str, str] = {k: str(v) for k, v in (data.get("defs") or {}).items()}
     defs.update({k: str(v) for k, v in (data.get("contexts") or {}).items()})
+    vocabulary: set = set()
     ranks: Dict[str, int] = {k: int(v) for k, v in data["ranks"].items()}
     rules: List[_Rule] = []
     seen = set()
+    for raw in list(data["rules"]) + list(data.get("benign") or []):
+        for key in ("pattern", "also", "unless"):
+            for p in _as_list(raw.get(key)):
+                vocabulary.update(re.findall(r"[a-z]{2,}", _expand(p, defs).replace("\\w", " ")))
     for order, raw in enumerate(data["rules"]):
         rid = str(raw["id"])
         signal = str(raw["signal"])
@@ -283,6 +292,8 @@ def _engine() -> _Engine:
                 age_unknown_pass=str(raw.get("age_unknown", "fail")) == "pass",
                 kind=raw.get("kind"),
                 examples=tuple(_as_list(raw.get("examples"))),
+                use_lemmas=bool(raw.get("lemmas", True)),
+                infant_max_weeks=int(raw.get("infant_max_weeks", 12)),
             )
         )
     benign = tuple(
@@ -296,6 +307,9 @@ def _engine() -> _Engine:
     )
     norm = data.get("normalise") or {}
     tokens = {str(k): str(v) for k, v in (norm.get("tokens") or {}).items()}
+    vocabulary.update(tokens)
+    vocabulary.update(w for v in tokens.values() for w in v.split())
+    vocabulary.update(_as_list(norm.get("fuzzy")))
     laugh_chars: List[str] = []
     for item in _as_list(norm.get("laugh")):
         if item.isascii():
@@ -309,6 +323,7 @@ def _engine() -> _Engine:
             by_bigram.setdefault(lit[:2], set()).add(lit)
     return _Engine(
         literals_by_bigram={k: tuple(v) for k, v in by_bigram.items()},
+        vocabulary=frozenset(vocabulary),
         rules=tuple(rules),
         benign=benign,
         tokens=tokens,
@@ -388,11 +403,39 @@ def _clean(text: str) -> str:
     return _SENTENCE_END.sub(" . ", text)
 
 
+_RUN2 = re.compile(r"([a-z])\1+")
+
+
+@lru_cache(maxsize=4096)
+def _fix_runs(token: str) -> str:
+    """'wiiiil' -> 'wil', 'doooood' -> 'dood', 'leeeeven' -> 'leven': every run of 3+ equal
+    letters becomes two or one letter, whichever gives a word the patterns use (else two)."""
+    runs = list(_RUN2.finditer(token))
+    long_runs = [m for m in runs if len(m.group(0)) >= 3][:4]
+    if not long_runs:
+        return token
+    vocabulary = _engine().vocabulary
+    default = _RUN3.sub(r"\1\1", token)
+    for choice in itertools.product((2, 1), repeat=len(long_runs)):
+        parts, pos = [], 0
+        for m, n in zip(long_runs, choice):
+            parts.append(token[pos:m.start()])
+            parts.append(m.group(1) * n)
+            pos = m.end()
+        parts.append(token[pos:])
+        candidate = _RUN3.sub(r"\1\1", "".join(parts))
+        if candidate in vocabulary:
+            return candidate
+    return default
+
+
 def _tokens_mapped(text: str) -> str:
     eng = _engine()
     out: List[str] = []
     tokens = eng.tokens
     for tok in text.split():
+        if len(tok) > 2 and _RUN3.search(tok):
+            tok = _fix_runs(tok)
         mapped = tokens.get(tok)
         if mapped is not None:
             out.append(mapped)
@@ -404,12 +447,8 @@ def _tokens_mapped(text: str) -> str:
 
 
 def _variants(text: str) -> List[str]:
-    """The normalised text: repeated letters collapsed to two ("doooood" -> "dood") and, when
-    different, to one ("wiiiil" -> "wil")."""
-    cleaned = _clean(text)
-    if not _RUN3.search(cleaned):
-        return [_tokens_mapped(cleaned)]
-    return [_tokens_mapped(_RUN3.sub(r"\1\1", cleaned)), _tokens_mapped(_RUN3.sub(r"\1", cleaned))]
+    """The normalised text (a list, so that more spelling variants can be added)."""
+    return [_tokens_mapped(_clean(text))]
 
 
 def normalise(text: str) -> str:
@@ -485,16 +524,16 @@ _TEMP_INT = re.compile(
 )
 
 
-def _infant_fever(text: str) -> bool:
-    """A baby under 3 months (<= 12 weeks) with fever (>= 38.0, or 'koorts' without a lower
-    temperature)."""
+def _infant_fever(text: str, max_weeks: int = 12) -> bool:
+    """A baby of at most ``max_weeks`` (default 12: under 3 months) with fever (>= 38.0, or
+    'koorts' without a lower temperature)."""
     infant = False
     for m in _INFANT.finditer(text):
         weeks, weeks2, months, months2 = m.group(1), m.group(2), m.group(3), m.group(4)
         if weeks or weeks2:
-            infant = infant or int(weeks or weeks2) <= 12
+            infant = infant or int(weeks or weeks2) <= max_weeks
         elif months or months2:
-            infant = infant or float((months or months2).replace(",", ".")) < 3
+            infant = infant or float((months or months2).replace(",", ".")) * 4.35 < max_weeks + 1
         else:
             infant = True
     if not infant:
@@ -540,7 +579,7 @@ def _fires(rule: _Rule, text: str, ages: Sequence[int], present: Optional[frozen
         elif not rule.age_unknown_pass:
             return False
     if rule.kind == "infant_fever":
-        return _infant_fever(text)
+        return _infant_fever(text, rule.infant_max_weeks)
     return True
 
 
@@ -578,7 +617,10 @@ def _rule_literals() -> Tuple[Optional[frozenset], ...]:
     return tuple(r.literals for r in _engine().rules)
 
 
-def _best(norm: str, best: Optional[_Rule]) -> Optional[_Rule]:
+def _best(norm: str, best: Optional[_Rule], surface: Optional[List[str]] = None) -> Optional[_Rule]:
+    """Best rule on ``norm`` better than ``best``. With ``surface`` (the sentences of the original
+    message), ``norm`` is the lemmatised text: rules with lemmas: false are skipped and a rule's
+    exceptions are also checked on the original wording (lemmas lose tense and word forms)."""
     eng = _engine()
     sentences = _prepare(norm)
     if not sentences:
@@ -591,6 +633,11 @@ def _best(norm: str, best: Optional[_Rule]) -> Optional[_Rule]:
             continue
         if lits is not None and lits.isdisjoint(present):
             continue
+        if surface is not None:
+            if not rule.use_lemmas:
+                continue
+            if rule.unless and any(u.search(x) for u in rule.unless for x in surface):
+                continue
         if rule.scope == "window":
             if windows is None:
                 windows = list(_windows(sentences))
@@ -622,12 +669,15 @@ def detect_crisis(text: str, lemmas: Sequence[str] | None = None) -> CrisisMatch
     try:
         best: Optional[_Rule] = None
         text = _bounded(text)
-        for norm in _variants(text):
+        variants = _variants(text)
+        for norm in variants:
             best = _best(norm, best)
-        if lemmas:
-            lemma_text = " ".join(str(x) for x in lemmas if isinstance(x, str))
+        if lemmas and not isinstance(lemmas, str):
+            lemma_text = _bounded(" ".join(x for x in lemmas if isinstance(x, str)))
             if lemma_text.strip():
-                best = _best(_variants(lemma_text)[0], best)
+                surface = [s for v in variants for s in _prepare(v)]
+                surface.append(" . ".join(_prepare(variants[0])))
+                best = _best(_variants(lemma_text)[0], best, surface)
     except Exception:  # never raise on user input; a failing detector must be visible in logs
         logger.exception("crisis: detection failed")
         return None
@@ -646,22 +696,7 @@ def is_benign_figure_of_speech(text: str) -> bool:
     try:
         norm = _variants(_bounded(text))[0]
         found = any(p.search(norm) for b in _engine().benign for p in b.patterns)
-        if not found:
-            found = bool(_play_threat(norm))
     except Exception:
         logger.exception("crisis: benign check failed")
         return False
     return found and detect_crisis(text) is None
-
-
-_THREAT = re.compile(
-    r"(?<![a-z])(?:ik (?:ga |zal )?(?:je|jou|jullie|hem|haar) (?:\w+ ){0,2}"
-    r"(?:vermoorden|vermoord|doodmaken|dood maken|doodschieten|doodsteken|afmaken)"
-    r"|ik (?:schiet|steek|maak) (?:je|jou|jullie|hem|haar) (?:dood|af|neer)|ik haat je|ik haat jullie"
-    r"|ik wou dat (?:je|jij) dood was|ga dood)(?![a-z])"
-)
-
-
-def _play_threat(norm: str) -> bool:
-    """A quoted threat ("ik schiet je dood", "ik haat je") in a message; play/tantrum speech."""
-    return bool(_THREAT.search(norm))

@@ -187,26 +187,3 @@ def support_nearby(
 def neighbourhood_names(catalogue: Any) -> Sequence[str]:
     municipality = getattr(catalogue, "municipality", None)
     return municipality.neighbourhood_names() if municipality else ()
-
-
-def human_contact(conversation: Conversation, catalogue: Any, now: Optional[datetime] = None) -> Outcome:
-    """How to reach a professional now (targeted support, level D)."""
-    from bot.catalogue.recommend import format_offer, recommend
-
-    slots = conversation.slots
-    months = slots.get("age_months")
-    phase = phase_for_months(int(months)) if isinstance(months, (int, float)) else None
-    found = recommend(
-        catalogue,
-        topic=slots.get("topic"),
-        phase=phase,
-        severity="crisis" if slots.get("severity") == CRISIS else "aandacht",
-        neighbourhood=slots.get("neighbourhood"),
-        now=now,
-        signal=slots.get("signal"),
-    )
-    outcome = Outcome(replies=[Reply(say("human_contact_intro"))])
-    outcome.replies.extend(Reply(format_offer(rec)) for rec in found)
-    if slots.get("severity") == CRISIS:
-        outcome.replies.append(Reply(say("crisis_reminder")))
-    return _with_disclosure(conversation, outcome)

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ValidateHandoffForm", "ActionAskHandoffConsent", "ActionAskWordsConsent",
     "ActionAskContactPreference", "ActionAskContactDetail", "ActionOpenCase",
-]  # ActionSessionStartKeepPause only when imported by name (it replaces action_session_start)
+]
 
 FORM_NAME = "handoff_form"
 REQUESTED_SLOT = "requested_slot"
@@ -112,7 +112,9 @@ class ValidateHandoffForm(FormValidationAction):
         return {handoff.RETRIES_SLOT: value}
 
 
-class _Ask(Action):
+class _Ask:
+    """Asks for `slot` (a mixin, not an Action, so rasa-sdk does not register it)."""
+
     slot = ""
 
     def name(self) -> Text:
@@ -125,19 +127,19 @@ class _Ask(Action):
         return []
 
 
-class ActionAskHandoffConsent(_Ask):
+class ActionAskHandoffConsent(_Ask, Action):
     slot = handoff.CONSENT_SLOT
 
 
-class ActionAskWordsConsent(_Ask):
+class ActionAskWordsConsent(_Ask, Action):
     slot = handoff.WORDS_SLOT
 
 
-class ActionAskContactPreference(_Ask):
+class ActionAskContactPreference(_Ask, Action):
     slot = handoff.PREFERENCE_SLOT
 
 
-class ActionAskContactDetail(_Ask):
+class ActionAskContactDetail(_Ask, Action):
     slot = handoff.DETAIL_SLOT
 
 
@@ -178,24 +180,3 @@ class ActionOpenCase(Action):
             return reset
         _say(dispatcher, handoff.after_case_opened(case, already_open=already))
         return reset
-
-
-class ActionSessionStartKeepPause(Action):
-    """Optional replacement of ``action_session_start``: a new session keeps the assistant
-    silent while a professional holds the conversation (a session start un-pauses)."""
-
-    def name(self) -> Text:
-        return "action_session_start"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted
-
-        events: List[Dict[Text, Any]] = [SessionStarted()]
-        try:
-            if handoff.should_stay_paused(case_store(), tracker.sender_id):
-                events.append(ConversationPaused())
-        except Exception as error:  # noqa: BLE001
-            logger.error("case store unavailable at session start: %s", type(error).__name__)
-        events.append(ActionExecuted("action_listen"))
-        return events

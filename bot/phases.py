@@ -19,7 +19,8 @@ def _table() -> Tuple[Tuple[str, int, int], ...]:
     expected_start = 0
     for phase_id, low, high in rows:
         if low != expected_start or high < low:
-            raise ValueError(f"phases.yml: phase {phase_id!r} does not follow on at {expected_start}")
+            raise ValueError(
+                f"phases.yml: phase {phase_id!r} does not follow on at {expected_start}")
         expected_start = high + 1
     return rows
 

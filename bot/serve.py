@@ -33,7 +33,7 @@ class Service:
 
 def services(model: Path, env: Dict[str, str], token: str) -> List[Service]:
     """The processes of the assistant, in start order."""
-    rasa_port, action_port = env["RASA_PORT"], env["ACTION_PORT"]
+    rasa_port, action_port, web_port = env["RASA_PORT"], env["ACTION_PORT"], env["WEB_PORT"]
     rasa_url = f"http://127.0.0.1:{rasa_port}"
     return [
         Service(
@@ -57,7 +57,18 @@ def services(model: Path, env: Dict[str, str], token: str) -> List[Service]:
                 f"socket.io: /socket.io/, API token-protected)"
             ),
         ),
+        Service(
+            name="web",
+            argv=[sys.executable, "-m", "bot.web"],
+            health_url=f"http://127.0.0.1:{web_port}/health",
+            describe=f"web server      http://127.0.0.1:{web_port}/  (demo page with the chat; console: /console)",
+        ),
     ]
+
+
+def prepare(env: Dict[str, str]) -> None:
+    """One-off steps before the processes start: migrate the case store."""
+    subprocess.run([sys.executable, "-m", "bot.cases", "upgrade"], cwd=settings.PROJECT_ROOT, env=env, check=True)
 
 
 def _ok(url: str) -> bool:
@@ -142,6 +153,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     env = runtime_env()
     token, token_file = settings.auth_token(env)
     env["RASA_AUTH_TOKEN"] = token
+    prepare(env)
     supervisor = Supervisor(services(args.model, env, token), env)
 
     stopping = False

@@ -34,6 +34,8 @@ def defaults(environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
         "REDIS_PASSWORD": get("REDIS_PASSWORD", ""),
         "REDIS_DB": get("REDIS_DB", "1"),
         "TF_CPP_MIN_LOG_LEVEL": get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        # the case store of the hand-off (issue 6): SQLite by default, PostgreSQL by URL
+        "CASE_STORE_URL": get("CASE_STORE_URL", f"sqlite:///{VAR_DIR / 'cases.db'}"),
     }
     return values
 

@@ -31,6 +31,7 @@ class Assistant:
     url: str
     token: str
     log_dir: Path
+    env: Dict[str, str]  # the settings the servers run with (ports, stores, token)
 
     def say(self, sender: str, text: str) -> List[Dict[str, Any]]:
         answer = requests.post(f"{self.url}/webhooks/rest/webhook",
@@ -66,17 +67,18 @@ def _start(tmp: Path, with_actions: bool) -> Iterator[Assistant]:
         "TRACKER_STORE_URL": f"sqlite:///{tmp / 'trackers.db'}",
         "RASA_AUTH_TOKEN": token,
         "LOCK_STORE_TYPE": "in_memory",
+        "CASE_STORE_URL": f"sqlite:///{tmp / 'cases.db'}",
         # channels (issue 7): WEB_ORIGINS, WhatsApp settings pointing at the Graph API stand-in
         **CHANNEL_ENV,
     })
-    services = serve.services(MODEL, env, token)
-    if not with_actions:
-        services = [s for s in services if s.name != "actions"]
+    serve.prepare(env)
+    wanted = {"rasa", "actions"} if with_actions else {"rasa"}  # the web tests start their own web server
+    services = [s for s in serve.services(MODEL, env, token) if s.name in wanted]
     supervisor = serve.Supervisor(services, env, log_dir=tmp / "logs")
     supervisor.start()
     try:
         supervisor.wait_ready(timeout=400)
-        yield Assistant(f"http://127.0.0.1:{env['RASA_PORT']}", token, tmp / "logs")
+        yield Assistant(f"http://127.0.0.1:{env['RASA_PORT']}", token, tmp / "logs", env)
     finally:
         supervisor.stop()
 

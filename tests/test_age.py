@@ -203,6 +203,16 @@ MESSAGES = [
     ("<p>Mijn dochter van 3 slaapt slecht</p>", 36, "2-4"),
     ("mijn zoon van 3 en een half wil niet naar de wc", 42, "2-4"),
     ("hij is 3, bijna 4 en wil niet slapen", 47, "2-4"),
+    ("Mijn zoon heeft ADHD en is 9", 108, "5-12"),
+    ("Mijn zoon werd vorige week 4", 48, "2-4"),
+    ("m'n dochter v 3 wil niet eten", 36, "2-4"),
+    ("mn zoon vn 5 bijt", 60, "5-12"),
+    ("al 2 jaar problemen met mijn dochter van 7", 84, "5-12"),
+    ("ze is 9 jaar maar doet als een puber", 108, "5-12"),
+    ("mijn man (45) en ik (43) hebben ruzie over onze zoon (15)", 180, "12-19"),
+    ("ik ben een moeder van 32 met een zoon van 2", 24, "2-4"),
+    ("hoeveel mag een kind van 12 gamen?", 144, "12-19"),
+    ("Mijn 3e kind is 2", 24, "2-4"),
     ("onze dochter van 2 jaar en 3 maanden bijt op de opvang", 27, "2-4"),
 ]
 
@@ -217,6 +227,9 @@ SEVERAL = [
     ("Ik heb een zoon van 12 en een dochter van 3. Mijn zoon blowt", 144, [144, 36]),
     ("mijn kinderen zijn 3 en 8, de oudste wil niet naar school", 96, [36, 96]),
     ("mijn kinderen zijn 3 en 8, de jongste plast nog in bed", 36, [36, 96]),
+    ("de jongste is 5 maanden, de oudste 3 jaar; de oudste is jaloers", 36, [5, 36]),
+    ("Ik heb drie kinderen: 2, 5 en 9 jaar", 24, [24, 60, 108]),
+    ("mijn 2 kinderen van 4 en 6 maken ruzie", 48, [48, 72]),
     ("peuter van 3 en een baby van 6 maanden, de baby huilt veel", 6, [24, 36, 0, 6, 0]),
     ("onze puber van 15 en zijn broertje van 8", 180, [144, 180, 96]),
 ]
@@ -291,6 +304,17 @@ NEGATIVE = [
     "3 x per dag",
     "5% van de kinderen",
     "2 weken geleden begon hij te bijten",
+    "dochter 1 van 3",
+    "onze zoon is 3 weken te vroeg geboren",
+    "mijn dochter zit al 2 jaar op judo",
+    "Dat is 2 jaar geleden",
+    "Het is 5 over 3",
+    "Wat is 3 keer 4",
+    "Kinderen van 12 tot 16 jaar",
+    "Mijn zoon van 35 gebruikt drugs",
+    "als baby sliep hij slecht",
+    "mijn zoon wil op zijn 12e een telefoon",
+    "hij heeft een 5,5 gehaald",
 ]
 
 # (text, expected months or None, expected phase) with expecting_age=True
@@ -345,6 +369,9 @@ EXPECTING = [
     ("mijn 2e", None, None),
     ("het kost 5 euro", None, None),
     ("06-12345678", None, None),
+    ("ik heb er 3", None, None),
+    ("ik ben 35 en hij is 4", 48, "2-4"),
+    ("de oudste is 8, de jongste 3", 96, "5-12"),
 ]
 
 
@@ -478,7 +505,7 @@ def test_binary_garbage(seed: int) -> None:
     "\u202e3 jaar",
     "3" * 5000,
     "1,2,3,4,5,6,7,8,9,10",
-])
+], ids=["script", "img", "entities", "control", "emoji", "rtl", "digits", "list"])
 def test_html_and_odd_text_never_raises(text: str) -> None:
     found = find_ages(text)
     assert isinstance(found, list)

@@ -426,3 +426,21 @@ def test_create_admin_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     client = app.test_client()
     assert login(client, "eerste@voorbeeldstad.example").status_code == 302
     assert client.get("/console/users").status_code == 200
+
+
+def test_console_inside_the_web_app(store, rasa, monkeypatch: pytest.MonkeyPatch) -> None:
+    web = pytest.importorskip("bot.web.app", reason="the web app (bot/web/app.py) is not there yet")
+    app = web.create_app({"RASA_URL": "http://127.0.0.1:1", "WEB_SECRET_KEY": "web-secret"})
+    app.config.update(CASE_STORE=None, CASE_STORE_URL=str(store.engine.url), RASA_API_URL=rasa.url,
+                      RASA_AUTH_TOKEN=TOKEN)
+    app.extensions["opvoed_console"]["store"] = store
+    case = new_case(store, "conv-web")
+    client = app.test_client()
+    assert client.get("/console/").status_code == 302
+    assert client.post(f"/console/cases/{case.id}/claim").status_code == 401
+    assert login(client).status_code == 302
+    token = csrf(client, "/console/")
+    assert client.post(f"/console/cases/{case.id}/claim", data={"csrf_token": "forged"}).status_code == 400
+    assert client.post(f"/console/cases/{case.id}/claim", data={"csrf_token": token}).status_code == 302
+    assert rasa.posts("conv-web")[-1]["query"]["token"] == TOKEN  # RASA_API_URL, not the browser's RASA_URL
+    assert client.get("/").status_code == 200  # the demo page is not behind the console's login

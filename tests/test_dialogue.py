@@ -107,9 +107,3 @@ def test_support_in_a_named_neighbourhood_comes_from_that_neighbourhood(catalogu
     assert out.slots["municipality"] == "Voorbeeldstad"
     assert "Noorderwijk" in out.replies[0].text
     assert len(out.replies) >= 2
-
-
-def test_human_contact_gives_professional_help(catalogue):
-    out = dialogue.human_contact(conv({"topic": "school", "severity": "aandacht"}), catalogue)
-    assert len(out.replies) >= 2
-    assert "digitale assistent" in out.replies[0].text

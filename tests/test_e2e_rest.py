@@ -122,3 +122,9 @@ def test_logs_carry_no_message_text_and_no_sender_id(assistant):
     assert logs, "the servers write logs"
     assert "zebrapaard" not in logs
     assert sender not in logs
+
+
+def test_without_the_action_server_a_concern_gets_a_kind_reply(assistant_without_actions):
+    replies = assistant_without_actions.say(new_sender(), "mijn dochter van 4 slaapt heel slecht")
+    text = texts(replies)
+    assert "mis" in text and "112" in text, replies

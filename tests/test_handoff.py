@@ -14,7 +14,7 @@ from bot import handoff
 from bot.cases import CaseStore
 from bot.handoff import (
     CONSENT_SLOT, DETAIL_SLOT, PREFERENCE_SLOT, RETRIES_SLOT, WORDS_SLOT, HandoffRequest,
-    OfficeHours, extract_answer, extract_email, extract_phone, next_question,
+    extract_answer, extract_email, extract_phone, next_question,
     parse_contact_preference, parse_office_hours, parse_yes_no, required_slots, when_answered,
 )
 

@@ -581,7 +581,7 @@ def test_a_number_from_a_registered_resolver_without_known_window_gets_the_templ
 
     async def scenario() -> None:
         out = _output(graph)
-        out.state.resolvers.append(lambda who: Contact(NUMBER, 0.0) if who == "wa-handoff" else None)
+        out.state.resolvers = [lambda who: Contact(NUMBER, 0.0) if who == "wa-handoff" else None]
         await out.send_text_message("wa-handoff", "Een medewerker belt je morgen.")
         await out.send_text_message("wa-unknown", "Niemand")
         await out.state.client.close()

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -94,17 +94,18 @@ def start(argv: List[str], env: Dict[str, str], url: str, health: str, log: Path
     return started
 
 
-def start_web(port: int, rasa_url: str, log: Path) -> Process:
+def start_web(port: int, rasa_url: str, log: Path, extra_env: Dict[str, str] | None = None) -> Process:
     url = f"http://127.0.0.1:{port}"
-    return start([sys.executable, "-m", "bot.web"], {"WEB_PORT": str(port), "RASA_URL": rasa_url},
-                 url, f"{url}/health", log)
+    env = {"WEB_PORT": str(port), "RASA_URL": rasa_url, **(extra_env or {})}
+    return start([sys.executable, "-m", "bot.web"], env, url, f"{url}/health", log)
 
 
 @pytest.fixture(scope="session")
 def web_server(assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:  # type: ignore[no-untyped-def]
     """The demo page on E2E_WEB_PORT (an origin the assistant's socket.io accepts), chatting
     with the assistant fixture's Rasa server."""
-    process = start_web(E2E_WEB_PORT, assistant.url, tmp_path_factory.mktemp("web") / "web.log")
+    shared = {key: assistant.env[key] for key in ("CASE_STORE_URL", "RASA_AUTH_TOKEN")}
+    process = start_web(E2E_WEB_PORT, assistant.url, tmp_path_factory.mktemp("web") / "web.log", shared)
     try:
         yield process
     finally:

@@ -4,7 +4,9 @@ Same path and reply format as Rasa's RestInput (``POST /webhooks/rest/webhook``)
 - a body that is not a JSON object, or lacks a string ``sender`` / ``message``: 400 with a
   JSON error;
 - a message longer than ``MAX_MESSAGE_CHARS``: a kind reply, the text is not processed;
-- failures are logged without message text or sender id.
+- more than ``RATE_LIMIT_PER_MINUTE`` messages per sender: 429 with a JSON error (bot/ratelimit.py);
+- a failure before any reply (e.g. Redis, the lock store, is down): 503 with a JSON error and a
+  kind text; failures are logged without message text or sender id.
 """
 from __future__ import annotations
 
@@ -19,10 +21,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import ratelimit
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 
 logger = logging.getLogger(__name__)
 MAX_SENDER_CHARS = 128
+UNAVAILABLE = {
+    "error": "The assistant is temporarily unavailable; try again shortly.",
+    "text": ("Het lukt even niet om je bericht te verwerken. Probeer het over een minuut opnieuw. "
+             "Is er direct gevaar? Bel 112. Denk je aan zelfdoding? Bel 113 (0800-0113)."),
+}
 
 
 def _error(status: int, reason: str) -> HTTPResponse:
@@ -67,6 +75,10 @@ class SafeRestInput(RestInput):
             parsed = self._parse(request)
             if isinstance(parsed, HTTPResponse):
                 return parsed
+            limited = await ratelimit.check(self.name(), parsed["sender"])
+            if not limited.allowed:  # 429 with a JSON error (bot/ratelimit.py)
+                body, headers = ratelimit.refusal(limited)
+                return response.json(body, status=429, headers=headers)
             text = parsed["message"]
             if len(text) > MAX_MESSAGE_CHARS:
                 return response.json([{"recipient_id": parsed["sender"], "text": TOO_LONG_REPLY}])
@@ -85,6 +97,8 @@ class SafeRestInput(RestInput):
                 logger.error("rest: message handling timed out")
             except Exception as error:  # never a 500 for the parent; no text in the log
                 logger.error("rest: message handling failed (%s)", type(error).__name__)
+                if not collector.messages:  # e.g. the lock store (Redis) is down: a clear, kind 503
+                    return response.json(UNAVAILABLE, status=503, headers={"Retry-After": "30"})
             return response.json(collector.messages)
 
         return webhook

@@ -458,6 +458,9 @@ class OptionMemory:
 
 
 ContactResolver = Callable[[str], Optional[Contact]]
+# Where else a number may be found (e.g. the hand-off storage of issue 6, when the parent agreed):
+# ``CONTACT_RESOLVERS.append(fn)``, fn(pseudonym) -> Contact or None. Shared by every channel state.
+CONTACT_RESOLVERS: List[ContactResolver] = []
 
 
 @dataclass
@@ -472,7 +475,7 @@ class ChannelState:
     # pseudonym -> last_inbound of the closed window for which a template went out (bounded)
     templated: "OrderedDict[str, float]" = field(default_factory=OrderedDict)
     # extra places to find a number (the hand-off storage of issue 6 may register one)
-    resolvers: List[ContactResolver] = field(default_factory=list)
+    resolvers: List[ContactResolver] = field(default_factory=lambda: CONTACT_RESOLVERS)
     clock: Callable[[], float] = time.time
 
     def contact(self, who: str) -> Optional[Contact]:

@@ -7,9 +7,11 @@ method gets 401); every POST needs a valid CSRF token (400 otherwise).
 
 Configuration (``app.config`` first, then the environment):
   CASE_STORE_URL          the case store (default sqlite var/cases.db); or CASE_STORE (object)
-  RASA_URL                default http://127.0.0.1:$RASA_PORT
+  RASA_API_URL            the Rasa HTTP API as this server reaches it (server-side calls with the
+                          token); else RASA_URL; else http://127.0.0.1:$RASA_PORT
   RASA_AUTH_TOKEN         default: the token bot.settings generates in var/auth-token
-  CONSOLE_SECRET_KEY      session signing key; default: generated once into var/console-secret-key
+  CONSOLE_SECRET_KEY      session signing key when the app has none (the web app sets its own
+                          WEB_SECRET_KEY); default: generated once into var/console-secret-key
   CONSOLE_SESSION_HOURS   login lifetime in hours (default 8)
   CONSOLE_COOKIE_SECURE   true behind HTTPS: the session cookie is sent over HTTPS only
 """

@@ -126,7 +126,8 @@ def rasa() -> RasaClient:
     if state["rasa"] is None:
         from bot import settings
 
-        base = _setting(current_app, "RASA_URL") or f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}"
+        base = (_setting(current_app, "RASA_API_URL") or _setting(current_app, "RASA_URL")
+                or f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}")
         token = _setting(current_app, "RASA_AUTH_TOKEN") or settings.auth_token(os.environ)[0]
         state["rasa"] = RasaClient(base, token)
     return state["rasa"]

@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 import yaml
 
 from bot.evaluation import metrics
+from bot.evaluation import triage as triage_eval  # issue 8: triage on tests/data/triage_eval.yml
 from bot.settings import PROJECT_ROOT
 
 HELDOUT = PROJECT_ROOT / "tests" / "data" / "nlu_heldout.yml"
@@ -128,6 +129,21 @@ def report(results: Dict[str, Dict[str, Any]], redteam: Optional[Dict[str, Any]]
     return "\n".join(lines) + "\n"
 
 
+def _triage_and_plots(results: Dict[str, Dict[str, Any]], items: List[triage_eval.Item],
+                      predictions: List[triage_eval.Prediction], out: Path, stem: str) -> str:
+    """Issue 8: the triage section and the PNG plots (topic F1, severity confusion)."""
+    from bot.evaluation import plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    topic_png = plots.topic_f1({name: r["scores"] for name, r in results.items()}, out / f"{stem}-topics.png")
+    text = f"\n![topic F1]({topic_png.name})\n"
+    if items and predictions:
+        scores = triage_eval.score(items, predictions)
+        confusion_png = plots.triage_confusion(scores, out / f"{stem}-triage.png")
+        text += triage_eval.markdown(scores, items, predictions, confusion_png.name)
+    return text
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports")
@@ -139,6 +155,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.skip_baseline:
         configs["rasa-default"] = rasa_init_config()
     results, timings, redteam = {}, {}, None
+    triage_items = triage_eval.load() if triage_eval.TRIAGE_SET.is_file() else []
+    triage_predictions: List[triage_eval.Prediction] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, config in configs.items():
             model, timings[name] = train_nlu(config, Path(tmp), name)
@@ -146,9 +164,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             results[name] = score_heldout(parser, messages)
             if name == "opvoedmaatje" and redteam_data:
                 redteam = score_redteam(parser, redteam_data)
+            if name == "opvoedmaatje" and triage_items:
+                triage_predictions = triage_eval.run(triage_items, parser.parse)
     text = report(results, redteam, timings)
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"nlu-eval-{dt.date.today().isoformat()}.md"
+    stem = f"nlu-eval-{dt.date.today().isoformat()}"
+    text += _triage_and_plots(results, triage_items, triage_predictions, args.out, stem)
+    path = args.out / f"{stem}.md"
     path.write_text(text, encoding="utf-8")
     print(text)
     print(f"Report: {path}")
