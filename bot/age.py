@@ -5,7 +5,16 @@ Words live in knowledge/age_words.yml; this module holds the logic. Conventions 
 (N+3) years, "brugklas" = 12 years, "N havo" / "klas N" of secondary school = (11+N) years, band
 words (peuter, puber, ...) = the band's lower bound, not exact. Ages above 25 years are not a
 child's (dropped); 19-25 years give a mention without a phase. Ages of the parent ("ik ben 34",
-"mijn man van 40", "ik (28)") are ignored.
+"mijn man van 40", "ik (28)") are ignored; "ik ben 13" (8-17 years) is a child writing about
+itself, used only when no other child's age is stated.
+
+What makes a number an age (besides a child word before it, "hij is", a unit at the start):
+Flemish "mijn kind heeft 6 jaar" (not "heeft al 6 jaar"); a unit age standing alone at the end of
+a sentence ("hij is zo onzeker. 7 jaar"); "<any subject> is 10 maanden" and "<noun or name> van 3
+jaar" unless the noun is a thing or a time ("de wachttijd is 6 weken", "een contract van 2 jaar");
+"net 14" / "bijna 4" as the whole message. Band words said of children in general ("een baby",
+"pubers") set no age; "mijn baby", "de puber", "ik heb een peuter" do. "de derde klas" is
+secondary school only when the message says so (havo, middelbare, puber, ...).
 
 Which age ``parse_age`` picks when a message names several (documented rule):
 1. stated ages (exact) win over band words ("peuter van 3" -> 36, not 24);
@@ -152,6 +161,8 @@ class _Rules:
         self.band_own_before = frozenset(generic["own_before"])
         self.band_own_fp = frozenset(generic["own_before_first_person"])
         self.band_first_person = frozenset(generic["first_person"])
+        self.band_copulas = frozenset(generic["copulas"])
+        self.band_adverbs = frozenset(w for a in generic["adverbs"] for w in a.split())
         units = data["units"]
         self.child_group: Dict[str, str] = {}
         for group, words in data["child_words"].items():
@@ -245,6 +256,7 @@ class _Rules:
         self.right_bare_weak_num = re.compile(
             rf"^\s*{weak}\s+(?:half\s+|kwart\s+)?(?:\d|{numword}(?!\w))")
         # the end of a sentence after an age standing alone ("..., 7 jaar." / emoji / end)
+        self.band_van_right = re.compile(rf"\s*(?:{_alt(self.van_words)})\s+(?:\d|{numcore})")
         self.right_alone = re.compile(r"^[ \t]*(?:$|[.!?;\n\r]|[^\x00-\x7f])")
         self.right_duration = re.compile(rf"^\s*(?:{_alt(data['veto_after_duration'])})(?!\w)")
         self.right_pred = re.compile(rf"^\s*(?:{_alt(data['duration_predicates'])})(?!\w)")
@@ -844,13 +856,19 @@ def _generic_band(rules: _Rules, norm: str, start: int, word: str) -> bool:
             continue
         break
     det = words[i - 1] if i > 0 else None
-    before = words[i - 2] if i > 1 else None
+    j = i - 2
+    while j >= 0 and i - 2 - j < 2 and words[j] in rules.band_adverbs:
+        j -= 1                                       # "heb al een", "is ineens een"
+    before = words[j] if j >= 0 else None
+    subject = words[j - 1] if j >= 1 else None
     if plural:
         return det not in rules.band_possessive and det not in rules.band_own_before
     if det not in rules.band_indef:
         return False
     if before in rules.band_own_before:
         return False
+    if before in rules.band_copulas and (subject in rules.pronouns or subject in rules.nouns):
+        return False                                 # "ze is een echte puber"
     if before in rules.band_own_fp:
         lo = max(0, start - 200)
         cut = max(norm.rfind(c, lo, start) for c in ".!?\n")
@@ -872,7 +890,8 @@ def _band_words(rules: _Rules, t: _Text,
         if rules.school_parent_left.search(norm[max(0, start - 60):start]):
             continue
         word = _key(m.group(0))
-        if (start, end) not in attached and _generic_band(rules, norm, start, word):
+        if ((start, end) not in attached and not rules.band_van_right.match(norm, end)
+                and _generic_band(rules, norm, start, word)):
             continue
         name, months, _ = rules.bands[word]
         ostart, oend = t.orig_span(start, end)

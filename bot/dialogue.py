@@ -63,17 +63,24 @@ def topic_of_intent(intent: Optional[str]) -> Optional[str]:
     return None
 
 
+MAX_AGE_MONTHS = 300  # older is not a child's age (bot/age.py drops it too)
+
+
+def _plausible(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_AGE_MONTHS
+
+
 def _age_from(conversation: Conversation, message: Message) -> Tuple[Optional[int], bool]:
     """(months, newly stated) from the message's entities, an answer to the age question, or the slot."""
     for entity in message.entities:
-        if entity.get("entity") == "age_months" and isinstance(entity.get("value"), (int, float)):
+        if entity.get("entity") == "age_months" and _plausible(entity.get("value")):
             return int(entity["value"]), True
     if conversation.slots.get("awaiting_age"):
         mention = parse_age(message.text or "", expecting_age=True)
         if mention is not None:
             return mention.months, True
     months = conversation.slots.get("age_months")
-    return (int(months) if isinstance(months, (int, float)) else None), False
+    return (int(months) if _plausible(months) else None), False
 
 
 def _with_disclosure(conversation: Conversation, outcome: Outcome) -> Outcome:

@@ -71,7 +71,8 @@ def prepare(env: Dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "bot.cases", "upgrade"], cwd=settings.PROJECT_ROOT, env=env, check=True)
 
 
-def _ok(url: str) -> bool:
+def is_up(url: str) -> bool:
+    """True when the URL answers 200."""
     try:
         with urllib.request.urlopen(url, timeout=3) as answer:
             return answer.status == 200
@@ -119,7 +120,7 @@ class Supervisor:
                 raise RuntimeError(f"the {dead} process stopped during start-up")
             if time.monotonic() > deadline:
                 raise TimeoutError("not ready in time: " + ", ".join(s.name for s in pending))
-            pending = [s for s in pending if not _ok(s.health_url)]
+            pending = [s for s in pending if not is_up(s.health_url)]
             if pending:
                 time.sleep(1)
 
@@ -177,7 +178,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"The {dead} process stopped; stopping everything.", file=sys.stderr, flush=True)
             supervisor.stop()
             return 1
-        if not ready and all(_ok(s.health_url) for s in supervisor.services):
+        if not ready and all(is_up(s.health_url) for s in supervisor.services):
             ready = True
             print("Opvoedmaatje is ready. Press Ctrl-C to stop.", flush=True)
         time.sleep(1)

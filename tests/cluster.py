@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -40,6 +41,7 @@ SHARED_REDIS = ("127.0.0.1", 6379)
 AMQP_URL = os.environ.get("SCALE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 # A dead server's ticket lock is given up after this many seconds (Rasa's default is 60).
 TICKET_LOCK_LIFETIME = "20"
+TRACKER_STORE_TYPE = "bot.tracker_store.ResilientSQLTrackerStore"
 EVENT_BROKER_SECTION = """
 event_broker:
   type: bot.stats_broker.AnonymousStatsBroker
@@ -266,13 +268,18 @@ class Cluster:
 
 
 def _endpoints_file(tmp: Path) -> Path:
-    """The project's endpoints.yml; with the statistics broker added when it lacks one."""
+    """The project's endpoints.yml; until it has them, with the statistics broker and the
+    restart-safe tracker store (bot/tracker_store.py) put in."""
     project = ROOT / "endpoints.yml"
     text = project.read_text(encoding="utf-8")
-    if "event_broker:" in text:
+    changed = text
+    if "event_broker:" not in changed:
+        changed = changed.rstrip() + "\n" + EVENT_BROKER_SECTION
+    changed = re.sub(r"(tracker_store:\s*\n\s*type:\s*)SQL\b", r"\g<1>" + TRACKER_STORE_TYPE, changed)
+    if changed == text:
         return project
     copy = tmp / "endpoints.yml"
-    copy.write_text(text.rstrip() + "\n" + EVENT_BROKER_SECTION, encoding="utf-8")
+    copy.write_text(changed, encoding="utf-8")
     return copy
 
 

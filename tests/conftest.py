@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import secrets
-import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,16 +11,10 @@ import pytest
 import requests
 
 from bot import serve, settings
-from tests.web_fixture import CHANNEL_ENV
+from tests.web_fixture import CHANNEL_ENV, free_port
 
 ROOT = settings.PROJECT_ROOT
 MODEL = ROOT / "models" / "opvoedmaatje.tar.gz"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

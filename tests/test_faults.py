@@ -166,26 +166,31 @@ def test_postgresql_restart_fails_cleanly_and_recovers_by_itself(cluster: Cluste
                                                           capture_output=True).returncode != 0:
         pytest.skip("no local PostgreSQL cluster 15/main to restart with pg_ctlcluster")
     cluster.wait_ready()
-    sender = new_sender("pg")
-    start_concern(cluster, sender)
-    before = cluster.stored_events(sender)
-    statuses: List[int] = []
+    senders = [new_sender("pg") for _ in range(4)]
+    for sender in senders:
+        start_concern(cluster, sender)
+    before = {sender: cluster.stored_events(sender) for sender in senders}
+    answers: List[Tuple[float, float, int]] = []  # (sent, answered, status)
     stop = threading.Event()
 
-    def traffic() -> None:  # other parents keep writing while PostgreSQL restarts
+    def traffic() -> None:  # these parents go on talking while PostgreSQL restarts
         n = 0
         while not stop.is_set():
+            sent = time.monotonic()
             try:
-                statuses.append(post(cluster, n % 2, new_sender("pg-during"), "mijn zoon van 6 plast in bed", 60)[0])
+                status = post(cluster, n % 2, senders[n % len(senders)], "/more_tips", 60)[0]
             except requests.RequestException:
-                statuses.append(-1)
+                status = -1
+            answers.append((sent, time.monotonic(), status))
             n += 1
 
     worker = threading.Thread(target=traffic)
     worker.start()
     try:
         time.sleep(1)
+        restart_started = time.monotonic()
         restart = subprocess.run(PG_RESTART, capture_output=True, text=True, timeout=120)
+        restart_done = time.monotonic()
         assert restart.returncode == 0, restart.stderr
         time.sleep(2)
     finally:
@@ -193,17 +198,20 @@ def test_postgresql_restart_fails_cleanly_and_recovers_by_itself(cluster: Cluste
         worker.join(timeout=120)
         if not _pg_running():
             subprocess.run(PG_START, capture_output=True, timeout=120)
-    assert statuses and all(0 < s < 500 for s in statuses), statuses  # failed cleanly: no 500, no dropped connection
+    statuses = [status for _, _, status in answers]
+    assert any(sent <= restart_done and answered >= restart_started for sent, answered, _ in answers)
+    assert statuses and set(statuses) <= {200, 503}, statuses  # clean: no 500, no dropped connection
     all_alive(cluster)
-    # recovered without a manual step: the conversation goes on, with its context, on both servers
-    for server in (0, 1):
-        status, replies = post(cluster, server, sender, "/more_tips")
+    for i, sender in enumerate(senders):  # recovered by itself: each conversation goes on from PostgreSQL
+        status, replies = post(cluster, i % 2, sender, "heb je nog meer tips voor mij")
         assert status == 200 and texts(replies), replies
-    events = cluster.stored_events(sender)
-    assert events[: len(before)] == before, "the stored conversation changed during the restart"
-    assert user_texts(cluster, sender)[-2:] == ["/more_tips", "/more_tips"]
-    assert not complete(events), complete(events)
-    assert slots(cluster, 0, sender)["topic"] == "slapen" and slots(cluster, 1, sender)["age_months"] == 18
+        events = cluster.stored_events(sender)
+        assert events[: len(before[sender])] == before[sender], "the stored conversation changed"
+        assert not complete(events), (sender, complete(events))
+        stored = user_texts(cluster, sender)
+        assert stored[:2] == ["mijn dochter wil niet slapen", "anderhalf"] and stored[-1] == "heb je nog meer tips voor mij"
+        assert set(stored[2:-1]) <= {"/more_tips"}
+        assert slots(cluster, (i + 1) % 2, sender)["topic"] == "slapen"
 
 
 # ---------------------------------------------------------------- kill -9 of a Rasa server (last: it restarts one)
@@ -228,11 +236,17 @@ def test_kill_9_mid_conversation_goes_on_at_the_other_and_the_restarted_server(c
         cluster.kill(0)  # SIGKILL while the message may be in flight
         worker.join(timeout=90)
         assert not cluster.rasa_up(0)
-        # the parent (or nginx) resends at the other server: it waits at most for the dead server's lock
+        # The parent sees no answer and sends again a moment later, now to the other server. It
+        # waits at most until the dead server's conversation lock expires (TICKET_LOCK_LIFETIME).
+        time.sleep(2)
         started = time.monotonic()
-        status, replies = post(cluster, 1, sender, "heb je nog meer tips voor mij", timeout=90)
+        while True:
+            status, replies = post(cluster, 1, sender, "heb je nog meer tips voor mij", timeout=90)
+            if status != 503 or time.monotonic() - started > 75:
+                break
+            time.sleep(2)  # 503: "try again shortly"
         assert status == 200 and texts(replies), replies
-        assert time.monotonic() - started < 45
+        assert time.monotonic() - started < 80
         assert slots(cluster, 1, sender)["topic"] == "slapen"  # the stored tracker, not a new one
         events = cluster.stored_events(sender)
         assert not complete(events), complete(events)

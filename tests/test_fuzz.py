@@ -13,12 +13,14 @@ import logging
 import os
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from bot.age import find_ages, parse_age
 from bot.channels.rest import MAX_SENDER_CHARS, SafeRestInput
@@ -29,6 +31,8 @@ from bot.dialogue import Conversation, Message, respond
 from bot.places import PlaceMatch, match_place
 from bot.triage import assess
 
+# hypothesis caches unicode tables in .hypothesis/: keep them in the ignored var/ folder instead
+set_hypothesis_home_dir(str(Path(__file__).resolve().parent.parent / "var" / "hypothesis"))
 SCALE = max(1, int(os.environ.get("FUZZ_SCALE", "1")))
 DERANDOMIZE = os.environ.get("FUZZ_RANDOM") != "1"
 SLOW_CALL = 2.0  # seconds: no single input may take longer
@@ -299,6 +303,20 @@ class Http:
         self.loop.close()
 
 
+@dataclass(frozen=True)
+class Target:
+    """What the HTTP fuzz needs of the assistant fixture (a short repr: hypothesis prints it)."""
+
+    url: str
+    token: str = field(repr=False)
+    whatsapp_secret: str = field(repr=False)
+
+
+@pytest.fixture(scope="module")
+def target(assistant) -> Target:  # type: ignore[no-untyped-def]
+    return Target(assistant.url, assistant.token, assistant.env.get("WHATSAPP_APP_SECRET", ""))
+
+
 @pytest.fixture(scope="module")
 def http() -> Any:
     client = Http()
@@ -333,8 +351,8 @@ rest_payloads = rarely(2, st.one_of(
 
 @_http_settings("rest")
 @given(payload=rest_payloads, content_type=st.sampled_from(["application/json", "text/plain", "", "x/y; charset=zz"]))
-def test_http_rest_webhook(assistant, http: Http, payload: Any, content_type: str) -> None:  # type: ignore[no-untyped-def]
-    status = http.request("rest", "POST", f"{assistant.url}/webhooks/rest/webhook", data=_bytes(payload),
+def test_http_rest_webhook(target: Target, http: Http, payload: Any, content_type: str) -> None:  # type: ignore[no-untyped-def]
+    status = http.request("rest", "POST", f"{target.url}/webhooks/rest/webhook", data=_bytes(payload),
                           headers={"Content-Type": content_type} if content_type else {})
     assert status < 500
 
@@ -346,11 +364,11 @@ parse_payloads = rarely(15, st.one_of(st.binary(max_size=200), json_values, st.f
 @_http_settings("parse")
 @given(payload=parse_payloads, token=st.sampled_from(["good", "good", "bad", "none"]),
        emulation=st.sampled_from([None, "rasa", "wit", "luis", "dialogflow", "x", ""]))
-def test_http_model_parse(assistant, http: Http, payload: Any, token: str, emulation: Optional[str]) -> None:  # type: ignore[no-untyped-def]
-    params = {} if token == "none" else {"token": assistant.token if token == "good" else "wrong"}
+def test_http_model_parse(target: Target, http: Http, payload: Any, token: str, emulation: Optional[str]) -> None:  # type: ignore[no-untyped-def]
+    params = {} if token == "none" else {"token": target.token if token == "good" else "wrong"}
     if emulation is not None:
         params["emulation_mode"] = emulation
-    status = http.request("parse", "POST", f"{assistant.url}/model/parse", data=_bytes(payload), params=params)
+    status = http.request("parse", "POST", f"{target.url}/model/parse", data=_bytes(payload), params=params)
     assert status < 500
 
 
@@ -370,11 +388,11 @@ event_bodies = st.one_of(
        body=event_bodies, params=st.dictionaries(st.sampled_from(["include_events", "until", "output_channel",
                                                                    "execute_side_effects", "all_sessions"]),
                                                  st.text(max_size=10), max_size=2))
-def test_http_tracker_api(assistant, http: Http, conversation: str, action: str, body: Any,  # type: ignore[no-untyped-def]
+def test_http_tracker_api(target: Target, http: Http, conversation: str, action: str, body: Any,  # type: ignore[no-untyped-def]
                           params: Dict[str, str]) -> None:
     path = urllib.parse.quote(conversation.encode("utf-8", "surrogatepass"), safe="")
-    base = f"{assistant.url}/conversations/{path}"
-    query = {"token": assistant.token, **params}
+    base = f"{target.url}/conversations/{path}"
+    query = {"token": target.token, **params}
     if action == "get":
         status = http.request("tracker", "GET", f"{base}/tracker", params=query)
     elif action == "story":
@@ -400,10 +418,10 @@ whatsapp_http_bodies = rarely(3, st.one_of(
 @given(body=whatsapp_http_bodies.map(_bytes), signature=st.sampled_from(["good", "good", "good", "bad", "none"]),
        verify=st.one_of(st.none(), st.dictionaries(st.sampled_from(["hub.mode", "hub.verify_token", "hub.challenge"]),
                                                    st.text(max_size=20), max_size=3)))
-def test_http_whatsapp_webhook(assistant, http: Http, body: bytes, signature: str,  # type: ignore[no-untyped-def]
+def test_http_whatsapp_webhook(target: Target, http: Http, body: bytes, signature: str,  # type: ignore[no-untyped-def]
                                verify: Optional[Dict[str, str]]) -> None:
-    secret = assistant.env.get("WHATSAPP_APP_SECRET", "")
-    url = f"{assistant.url}/webhooks/whatsapp/webhook"
+    secret = target.whatsapp_secret
+    url = f"{target.url}/webhooks/whatsapp/webhook"
     if verify is not None:
         status = http.request("whatsapp", "GET", url, params=verify)
     else:

@@ -24,6 +24,8 @@ from typing import Dict, Iterator, List
 
 import pytest
 
+from bot.serve import is_up
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,14 +48,6 @@ CHANNEL_ENV: Dict[str, str] = {
     "WHATSAPP_API_BASE": f"http://127.0.0.1:{GRAPH_PORT}/v21.0",
     "SENDER_ID_SECRET": "e2e-sender-id-secret",
 }
-
-
-def _ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as answer:
-            return answer.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return False
 
 
 @dataclass
@@ -85,7 +79,7 @@ def start(argv: List[str], env: Dict[str, str], url: str, health: str, log: Path
                                stderr=subprocess.STDOUT, start_new_session=True)
     started = Process(process, url, log)
     deadline = time.monotonic() + timeout
-    while not _ok(health):
+    while not is_up(health):
         if process.poll() is not None or time.monotonic() > deadline:
             started.stop()
             raise RuntimeError(f"{' '.join(argv)} did not start; see {log}:\n"

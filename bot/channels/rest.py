@@ -95,6 +95,8 @@ class SafeRestInput(RestInput):
                 )
             except CancelledError:
                 logger.error("rest: message handling timed out")
+                if not collector.messages:
+                    return response.json(UNAVAILABLE, status=503, headers={"Retry-After": "30"})
             except Exception as error:  # never a 500 for the parent; no text in the log
                 logger.error("rest: message handling failed (%s)", type(error).__name__)
                 if not collector.messages:  # e.g. the lock store (Redis) is down: a clear, kind 503
