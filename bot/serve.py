@@ -66,8 +66,18 @@ def services(model: Path, env: Dict[str, str], token: str) -> List[Service]:
     ]
 
 
+class StartRefused(RuntimeError):
+    """Something the assistant needs is not right; the message says what."""
+
+
 def prepare(env: Dict[str, str]) -> None:
-    """One-off steps before the processes start: migrate the case store."""
+    """One-off steps before the processes start: check the support catalogue in use
+    (OPVOED_CATALOGUE; an invalid one stops the start with its validation messages) and
+    migrate the case store."""
+    check = subprocess.run([sys.executable, "-m", "bot.catalogue.check", "--quiet", "--no-gaps"],
+                           cwd=settings.PROJECT_ROOT, env=env, capture_output=True, text=True)
+    if check.returncode != 0:
+        raise StartRefused("The support catalogue is not valid; fix it and start again:\n" + check.stdout + check.stderr)
     subprocess.run([sys.executable, "-m", "bot.cases", "upgrade"], cwd=settings.PROJECT_ROOT, env=env, check=True)
 
 
@@ -154,7 +164,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     env = runtime_env()
     token, token_file = settings.auth_token(env)
     env["RASA_AUTH_TOKEN"] = token
-    prepare(env)
+    try:
+        prepare(env)
+    except StartRefused as refused:
+        print(refused, file=sys.stderr)
+        return 2
     supervisor = Supervisor(services(args.model, env, token), env)
 
     stopping = False
