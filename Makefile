@@ -19,7 +19,7 @@ export PYTHONHASHSEED ?= 0
 # config.yml and endpoints.yml read these (see README "Configuration").
 RASA_ENV = env OPVOED_SPACY_MODEL=$$(cat $(LANGUAGE)) $$($(PY) -m bot.settings env)
 
-.PHONY: help install language train run test validate test-stories catalogue-check clean eval
+.PHONY: help install language train run test validate test-stories catalogue-check clean eval test-scale
 
 help:
 	@echo "make run    install what is missing, train if needed, start the assistant"
@@ -81,6 +81,11 @@ test-stories: $(MODEL)
 test: validate $(MODEL) $(NODE_STAMP) $(CHROMIUM)
 	$(RASA_ENV) $(PY) -m pytest
 	$(MAKE) --no-print-directory test-stories
+
+# Issue 9: two Rasa servers on PostgreSQL and Redis, 200 conversations x 10 turns, and the fault tests
+# (also part of `make test` wherever PostgreSQL and Redis are reachable).
+test-scale: $(MODEL)
+	$(RASA_ENV) $(PY) -m pytest -m scale tests/test_faults.py tests/test_scale.py
 
 catalogue-check: $(INSTALLED)
 	@test -n "$(CATALOGUE)" || { echo "usage: make catalogue-check CATALOGUE=path/to/catalogue.yml"; exit 2; }

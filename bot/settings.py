@@ -34,6 +34,12 @@ def defaults(environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
         "REDIS_PASSWORD": get("REDIS_PASSWORD", ""),
         "REDIS_DB": get("REDIS_DB", "1"),
         "TF_CPP_MIN_LOG_LEVEL": get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        # anonymous statistics to RabbitMQ (bot/stats_broker.py); empty: off
+        "EVENT_BROKER_URL": get("EVENT_BROKER_URL", ""),
+        "EVENT_BROKER_QUEUE": get("EVENT_BROKER_QUEUE", "opvoedmaatje_stats"),
+        "EVENT_BROKER_EXCHANGE": get("EVENT_BROKER_EXCHANGE", "opvoedmaatje-stats"),
+        "STATS_HASH_KEY": get("STATS_HASH_KEY", ""),
+        "RATE_LIMIT_PER_MINUTE": get("RATE_LIMIT_PER_MINUTE", "30"),
         # the case store of the hand-off (issue 6): SQLite by default, PostgreSQL by URL
         "CASE_STORE_URL": get("CASE_STORE_URL", f"sqlite:///{VAR_DIR / 'cases.db'}"),
     }

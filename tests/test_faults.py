@@ -92,6 +92,29 @@ def all_alive(cluster: Cluster) -> None:
         assert supervisor.failed() is None, f"Rasa server {i} crashed"
 
 
+# ---------------------------------------------------------------- rate limit shared through Redis
+
+
+def test_the_rate_limit_per_sender_holds_across_both_servers(cluster: Cluster) -> None:
+    cluster.wait_ready()
+    sender = new_sender("flood")
+    too_long = "x" * 2500  # answered kindly without processing: cheap, and it still counts
+    statuses = []
+    started = time.monotonic()
+    for n in range(45):  # 30 per minute: a bucket of 30, refilled with one every 2 s
+        answer = requests.post(f"{cluster.url(n % 2)}/webhooks/rest/webhook",
+                               json={"sender": sender, "message": too_long}, timeout=30)
+        statuses.append(answer.status_code)
+        if answer.status_code == 429:
+            break
+    refilled = int((time.monotonic() - started) / 2) + 1
+    assert statuses[:30] == [200] * 30 and statuses[-1] == 429, statuses
+    assert len(statuses) <= 31 + refilled, statuses
+    assert answer.json()["error"] and int(answer.headers["Retry-After"]) >= 1
+    status, _ = post(cluster, 0, new_sender("other"), too_long)
+    assert status == 200  # another parent is not affected
+
+
 # ---------------------------------------------------------------- the action server down
 
 

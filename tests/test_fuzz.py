@@ -14,13 +14,11 @@ import os
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from bot.age import find_ages, parse_age
 from bot.channels.rest import MAX_SENDER_CHARS, SafeRestInput
@@ -31,8 +29,6 @@ from bot.dialogue import Conversation, Message, respond
 from bot.places import PlaceMatch, match_place
 from bot.triage import assess
 
-# hypothesis caches unicode tables in .hypothesis/: keep them in the ignored var/ folder instead
-set_hypothesis_home_dir(str(Path(__file__).resolve().parent.parent / "var" / "hypothesis"))
 SCALE = max(1, int(os.environ.get("FUZZ_SCALE", "1")))
 DERANDOMIZE = os.environ.get("FUZZ_RANDOM") != "1"
 SLOW_CALL = 2.0  # seconds: no single input may take longer
@@ -169,6 +165,16 @@ def test_one_megabyte_is_handled_in_bounded_time(call) -> None:  # type: ignore[
 
 
 # ---------------------------------------------------------------- channel parsers (no server)
+
+
+@fuzz_settings(300)
+@given(text=st.one_of(texts, any_chars, st.just("\ud800"), st.just("hoi \udfff daar")))
+def test_cleaned_text_is_valid_unicode_for_the_nlu(text: str) -> None:
+    """Every channel hands clean_text's result to spaCy, which raises on lone surrogates (JSON
+    "\\ud800" escapes decode to them): the cleaned text must encode as UTF-8."""
+    from bot.channels.input_limits import clean_text
+
+    timed(clean_text, text).encode("utf-8")
 
 
 @dataclass

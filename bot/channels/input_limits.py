@@ -10,8 +10,11 @@ TOO_LONG_REPLY = (
     "Dan kan ik je beter helpen."
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# lone surrogates (a JSON "\ud800" escape) make spaCy raise; replace them
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
     """Normalise unicode and drop control characters; keep the words as the parent wrote them."""
+    text = _SURROGATE.sub("\ufffd", text)
     return _CONTROL.sub(" ", unicodedata.normalize("NFC", text)).strip()
