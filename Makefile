@@ -16,8 +16,11 @@ TRAINING_INPUTS := config.yml domain.yml $(LANGUAGE) $(shell find data -name '*.
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
-# config.yml and endpoints.yml read these (see README "Configuration").
-RASA_ENV = env OPVOED_SPACY_MODEL=$$(cat $(LANGUAGE)) $$($(PY) -m bot.settings env)
+# config.yml reads OPVOED_SPACY_MODEL; endpoints.yml reads the settings of bot/settings.py (README
+# "Configuration"). Processes that start servers themselves (pytest, bot.serve, bot.benchmark)
+# get only LANG_ENV: they derive ports and URLs per server from bot.settings.
+LANG_ENV = env OPVOED_SPACY_MODEL=$$(cat $(LANGUAGE))
+RASA_ENV = $(LANG_ENV) $$($(PY) -m bot.settings env)
 
 .PHONY: help install language train run test validate test-stories catalogue-check clean eval test-scale
 
@@ -69,7 +72,7 @@ $(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
 train: $(MODEL)
 
 run: $(MODEL) $(NODE_STAMP)
-	$(RASA_ENV) $(PY) -m bot.serve --model $(MODEL)
+	$(LANG_ENV) $(PY) -m bot.serve --model $(MODEL)
 
 validate: $(LANGUAGE)
 	$(RASA_ENV) $(RASA) data validate --fail-on-warnings
@@ -79,13 +82,13 @@ test-stories: $(MODEL)
 	  --fail-on-prediction-errors --out reports/test-stories
 
 test: validate $(MODEL) $(NODE_STAMP) $(CHROMIUM)
-	$(RASA_ENV) $(PY) -m pytest
+	$(LANG_ENV) $(PY) -m pytest
 	$(MAKE) --no-print-directory test-stories
 
 # Issue 9: two Rasa servers on PostgreSQL and Redis, 200 conversations x 10 turns, and the fault tests
 # (also part of `make test` wherever PostgreSQL and Redis are reachable).
 test-scale: $(MODEL)
-	$(RASA_ENV) $(PY) -m pytest -m scale tests/test_faults.py tests/test_scale.py
+	$(LANG_ENV) $(PY) -m pytest -m scale tests/test_faults.py tests/test_scale.py
 
 catalogue-check: $(INSTALLED)
 	@test -n "$(CATALOGUE)" || { echo "usage: make catalogue-check CATALOGUE=path/to/catalogue.yml"; exit 2; }
@@ -102,4 +105,4 @@ eval: $(LANGUAGE)
 # (reports/bench-DATE.md). Quick check: $(RASA_ENV) $(PY) -m bot.benchmark --quick
 .PHONY: bench
 bench: $(MODEL)
-	$(RASA_ENV) $(PY) -m bot.benchmark
+	$(LANG_ENV) $(PY) -m bot.benchmark

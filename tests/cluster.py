@@ -302,8 +302,10 @@ def start_cluster(tmp: Path) -> Cluster:
         redis_db = _free_shared_redis_db()
     stats_queue = f"opv_scale_{run_id}" if reachable("127.0.0.1", 5672) else None
     token = secrets.token_urlsafe(16)
+    action_port = str(free_port())
     env = serve.runtime_env({
-        "ACTION_PORT": str(free_port()),
+        "ACTION_PORT": action_port,
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
         "TRACKER_STORE_URL": pg_url(database),
         "LOCK_STORE_TYPE": "redis",
         "REDIS_HOST": redis_host,

@@ -54,9 +54,12 @@ def _start(tmp: Path, with_actions: bool) -> Iterator[Assistant]:
     if not MODEL.is_file():
         pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does this first).")
     token = secrets.token_urlsafe(16)
+    action_port = str(free_port())
     env = serve.runtime_env({
         "RASA_PORT": str(free_port()),
-        "ACTION_PORT": str(free_port()),
+        "ACTION_PORT": action_port,
+        # never the default port of a running `make run`, whatever the environment says
+        "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
         "TRACKER_STORE_URL": f"sqlite:///{tmp / 'trackers.db'}",
         "RASA_AUTH_TOKEN": token,
         "LOCK_STORE_TYPE": "in_memory",
