@@ -20,7 +20,7 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Any, Callable, Mapping, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +199,15 @@ class RateLimiter:
         except Exception as error:  # pragma: no cover - defensive: a limit never breaks a channel
             logger.error("ratelimit: check failed (%s)", type(error).__name__)
             return ALLOW
+
+
+    async def admit(self, channel: str, sender: str, output: Any) -> bool:
+        """For channels that answer with a text: True when the message may go on; otherwise the
+        parent gets the kind ``LIMITED_REPLY`` (once per run of refusals) through ``output``."""
+        decision = await self.check(channel, sender)
+        if not decision.allowed and decision.notify:
+            await output.send_text_message(sender, LIMITED_REPLY)
+        return decision.allowed
 
 
 def from_env(environ: Mapping[str, str] = os.environ) -> RateLimiter:

@@ -55,6 +55,6 @@ def test_blind_held_back_lists_through_the_whole_nlu(assistant):
     false = sum(1 for text in near if crisis_signal(assistant, text))
     summary = f"held-back through the NLU: recall {found}/{len(crisis)}, false crises {false}/{len(near)}"
     print("\n" + summary)
-    # measured regression guard (see the closing note): the target is recall >= 0.9
-    assert found / len(crisis) >= 0.7, summary
+    # measured regression guard: 0.90 with the calibrated classifier at 0.6 (make eval, closing note)
+    assert found / len(crisis) >= 0.85, summary
     assert false / len(near) <= 0.1, summary

@@ -152,6 +152,52 @@ def test_socketio_accepts_the_web_origin_and_refuses_others(standin_rasa: Proces
     assert "Access-Control-Allow-Origin" not in refused.headers
 
 
+def test_socketio_limits_a_flooding_sender_with_one_kind_reply(standin_rasa: Process) -> None:
+    """38 messages in a second or two from one chat: 30 answered (the default limit per minute,
+    plus what refilled meanwhile), then the kind reply with the crisis numbers once; another chat
+    is not affected."""
+    import asyncio
+
+    import socketio
+
+    from bot.ratelimit import DEFAULT_PER_MINUTE, LIMITED_REPLY
+
+    async def chat(session_id: str, messages: int) -> List[str]:
+        replies: List[str] = []
+        confirmed = asyncio.Event()
+        client = socketio.AsyncClient()
+        client.on("bot_uttered", lambda data: replies.append(data.get("text", "")))
+        client.on("session_confirm", lambda _: confirmed.set())
+        await client.connect(standin_rasa.url, headers={"Origin": standin_web_origin()},
+                             socketio_path="socket.io", transports=["polling"])
+        try:
+            await client.emit("session_request", {"session_id": session_id})
+            await asyncio.wait_for(confirmed.wait(), timeout=10)
+            for n in range(messages):  # one by one: a polling payload holds at most 16 packets
+                await client.emit("user_uttered", {"message": f"vraag {n}", "session_id": session_id})
+                await asyncio.sleep(0.02)
+            deadline = time.monotonic() + 20
+            while len(replies) < min(messages, DEFAULT_PER_MINUTE + 1) and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)  # nothing more may come
+        finally:
+            await client.disconnect()
+        return replies
+
+    async def scenario() -> None:
+        started = time.monotonic()
+        flood = await chat(f"flood-{time.time_ns()}", DEFAULT_PER_MINUTE + 8)
+        refilled = int((time.monotonic() - started) * DEFAULT_PER_MINUTE / 60) + 1  # the bucket refills
+        answered = sum(r.startswith("Je schreef:") for r in flood)
+        assert DEFAULT_PER_MINUTE <= answered <= DEFAULT_PER_MINUTE + refilled < DEFAULT_PER_MINUTE + 8
+        assert flood.count(LIMITED_REPLY) == 1
+        assert len(flood) == answered + 1
+        other = await chat(f"other-{time.time_ns()}", 1)
+        assert other == ["Je schreef: vraag 0 (bericht 1)"]
+
+    asyncio.run(scenario())
+
+
 def standin_web_origin() -> str:
     from tests.web_fixture import STANDIN_WEB_PORT
     return f"http://127.0.0.1:{STANDIN_WEB_PORT}"

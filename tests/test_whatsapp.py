@@ -22,6 +22,7 @@ from rasa.core.channels.channel import UserMessage
 
 from bot.channels import whatsapp as wa
 from bot.channels.pseudonym import NumberBook, Pseudonymizer
+from bot.ratelimit import LIMITED_REPLY, RateLimiter
 from tests.graph_standin import GraphStandIn, shape_problems
 from tests.sanic_server import free_port, serving
 from tests.web_fixture import CHANNEL_ENV
@@ -115,7 +116,7 @@ class FakeAgent:
 
 
 def make_channel(graph: GraphStandIn, attempts: int = 4, clock: Any = time.time,
-                 **config: Any) -> wa.WhatsAppInput:
+                 limiter: Optional[RateLimiter] = None, **config: Any) -> wa.WhatsAppInput:
     settings = dict(app_secret=SECRET, verify_token=VERIFY, access_token=TOKEN,
                     phone_number_id=PHONE_ID, api_base=graph.base_url)
     settings.update(config)
@@ -123,7 +124,8 @@ def make_channel(graph: GraphStandIn, attempts: int = 4, clock: Any = time.time,
     state = wa.ChannelState(config=cfg, book=NumberBook(clock=clock),
                             client=wa.GraphClient(cfg, attempts=attempts, backoff=0.01, max_backoff=0.05),
                             clock=clock)
-    return wa.WhatsAppInput(cfg, pseudonymizer=PSEUDONYMIZER, state=state)
+    return wa.WhatsAppInput(cfg, pseudonymizer=PSEUDONYMIZER, state=state,
+                            limiter=limiter or RateLimiter(per_minute=0))
 
 
 async def post(http: aiohttp.ClientSession, url: str, body: Any, signature: Optional[str] = "sign",
@@ -358,6 +360,24 @@ def test_very_long_text_gets_the_too_long_reply_and_is_not_processed(graph: Grap
         assert agent.messages == []
         [sent] = graph.sent
         assert "lang" in sent["text"]["body"]
+    run(scenario())
+
+
+def test_a_sender_over_the_rate_limit_is_told_once_and_not_processed(graph: GraphStandIn) -> None:
+    async def scenario() -> None:
+        agent = FakeAgent()
+        channel = make_channel(graph, limiter=RateLimiter(per_minute=2))
+        body = webhook(*(text_message(f"bericht {i}") for i in range(5)))
+        other = webhook(text_message("van een andere ouder", number="31699999999"), number="31699999999")
+        async with serving(channel, agent) as url, aiohttp.ClientSession() as http:
+            assert (await post(http, url, body)).status == 200
+            assert (await post(http, url, other)).status == 200
+        flooding = PSEUDONYMIZER.pseudonym(NUMBER, "wa")
+        assert [m.text for m in agent.messages if m.sender_id == flooding] == ["bericht 0", "bericht 1"]
+        assert [m.text for m in agent.messages if m.sender_id != flooding] == ["van een andere ouder"]
+        bodies = [sent["text"]["body"] for sent in graph.sent if sent.get("type") == "text"]
+        assert bodies.count(wa.whatsapp_text(LIMITED_REPLY)) == 1
+        assert "113" in LIMITED_REPLY and "112" in LIMITED_REPLY
     run(scenario())
 
 

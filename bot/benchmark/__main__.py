@@ -3,7 +3,8 @@
     python -m bot.benchmark [--quick] [--out reports] [--model PATH] [--skip-training]
 
 Full run: trains config.yml and the config of ``rasa init`` on data/ + domain.yml in a temp dir
-(fresh cache, timed), starts each model as ``make run`` does (bot.serve.Supervisor) on free ports
+(fresh cache, timed; kept in models/bench/ and reused while config, domain and data are unchanged,
+see bot/model_cache.py; ``--retrain`` trains anyway), starts each model as ``make run`` does (bot.serve.Supervisor) on free ports
 with its own SQLite tracker store, measures start-up, latency for 1/10/50 concurrent 10-turn
 conversations, throughput, errors and peak memory, profiles this project's servers with py-spy,
 and writes reports/bench-DATE.md (+ PNG plots and JSON).
@@ -20,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional
 
+from bot import model_cache
 from bot.benchmark import microbench, report, runner
 from bot.settings import PROJECT_ROOT
 
@@ -41,6 +43,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="at least this many conversations per level (whole rounds of the concurrency)")
     ap.add_argument("--profile-seconds", type=int, default=30, help="py-spy on this pipeline's servers; 0: none")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--retrain", action="store_true",
+                    help="train even when models/bench/ holds a model of the same config, domain and data")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -60,8 +64,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                                      else "rasa init config.yml (Rasa's defaults)")
             bench.runs[name] = run
             if train:
-                logger.info("training %s (full, fresh cache)", name)
-                models[name], run.training_s = runner.train(config, work / "models", name)
+                kept = None if args.retrain else model_cache.lookup(name, config)
+                if kept is not None:
+                    logger.info("%s: reusing the model trained from the same inputs", name)
+                    models[name], run.training_s = kept
+                    bench.notes.append(f"{name}: model and training time from an earlier run on the same "
+                                       f"config, domain and data ({models[name].relative_to(PROJECT_ROOT)}).")
+                else:
+                    logger.info("training %s (full, fresh cache)", name)
+                    trained, run.training_s = runner.train(config, work / "models", name)
+                    models[name] = model_cache.store(name, trained, run.training_s, config)
             model = models[name]
             if model is None or not model.is_file():
                 run.failure = f"no model to serve ({model})"

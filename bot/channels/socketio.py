@@ -5,7 +5,8 @@ for websockets and no CORS headers for long-polling. This subclass lists the all
 (``WEB_ORIGINS``, comma-separated; default the web server's own ``http://127.0.0.1:{WEB_PORT}``
 and ``http://localhost:{WEB_PORT}``), so the chat works on the municipality's pages and a page
 of any other origin is refused. Otherwise it behaves like Rasa's channel (same events, session
-persistence), plus the input checks of the REST channel (text only, length limit).
+persistence), plus the input checks of the REST channel (text only, length limit) and the
+per-sender rate limit of bot/ratelimit.py.
 
 It also awaits ``enter_room`` when python-socketio returns a coroutine (newer versions), so the
 room join cannot silently fail as it does with Rasa's code (see NOTES.md).
@@ -27,6 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot import ratelimit
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 
 logger = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ class OriginSocketIOInput(SocketIOInput):
                 return
             if len(text) > MAX_MESSAGE_CHARS:
                 await output_channel.send_text_message(sender_id, TOO_LONG_REPLY)
+                return
+            if not await ratelimit.default_limiter().admit(self.name(), sender_id, output_channel):
                 return
             metadata = data.get(self.metadata_key) or {}
             if isinstance(metadata, str):

@@ -28,6 +28,7 @@ from sanic.response import HTTPResponse
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
+from bot import ratelimit
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 from bot.channels.pseudonym import NumberBook, Pseudonymizer, RecentIds, default_pseudonymizer
 
@@ -116,8 +117,10 @@ class SignedTwilioInput(TwilioInput):
     def __init__(self, account_sid: Optional[Text], auth_token: Optional[Text],
                  twilio_number: Optional[Text], debug_mode: bool = False,
                  webhook_url: Optional[str] = None, pseudonymizer: Optional[Pseudonymizer] = None,
-                 book: Optional[NumberBook] = None) -> None:
+                 book: Optional[NumberBook] = None,
+                 limiter: Optional[ratelimit.RateLimiter] = None) -> None:
         super().__init__(account_sid, auth_token, twilio_number, debug_mode=debug_mode)
+        self.limiter = limiter or ratelimit.default_limiter()
         self.webhook_url = webhook_url
         self._pseudonymizer = pseudonymizer
         self.book = book or NumberBook()
@@ -165,6 +168,8 @@ class SignedTwilioInput(TwilioInput):
             self.book.remember(who, number)
             output = self.get_output_channel()
             try:
+                if not await self.limiter.admit(self.name(), who, output):
+                    return response.text("", status=204)
                 if not text or not text.strip():
                     await output.send_text_message(who, ONLY_TEXT_REPLY)
                 elif len(text) > MAX_MESSAGE_CHARS:

@@ -47,6 +47,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import ratelimit
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 from bot.channels.pseudonym import Contact, NumberBook, Pseudonymizer, RecentIds, default_pseudonymizer
 
@@ -607,8 +608,10 @@ class WhatsAppInput(InputChannel):
         return cls(WhatsAppConfig.from_env(credentials))
 
     def __init__(self, config: WhatsAppConfig, pseudonymizer: Optional[Pseudonymizer] = None,
-                 state: Optional[ChannelState] = None) -> None:
+                 state: Optional[ChannelState] = None,
+                 limiter: Optional[ratelimit.RateLimiter] = None) -> None:
         self.config = config
+        self.limiter = limiter or ratelimit.default_limiter()
         self._pseudonymizer = pseudonymizer
         self.state = state or ChannelState(config=config, book=NumberBook(ttl=config.number_ttl),
                                            client=GraphClient(config))
@@ -638,6 +641,8 @@ class WhatsAppInput(InputChannel):
             self.state.book.remember(who, message.number, message.timestamp)
             async with self._locks.hold(who):
                 try:
+                    if not await self.limiter.admit(self.name(), who, output):
+                        continue
                     if message.kind == "unsupported":
                         logger.info("whatsapp: %s message from %s answered with the text-only reply",
                                     message.message_type, who)

@@ -18,10 +18,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
+from bot import model_cache
 from bot.evaluation import metrics
 from bot.evaluation import triage as triage_eval  # issue 8: triage on tests/data/triage_eval.yml
 from bot.settings import PROJECT_ROOT
@@ -103,7 +104,8 @@ def score_redteam(parser: Parser, redteam: Dict[str, Any]) -> Dict[str, Any]:
             "false_crisis_rate": false / n_near, "crisis": n_crisis, "near_miss": n_near}
 
 
-def report(results: Dict[str, Dict[str, Any]], redteam: Optional[Dict[str, Any]], timings: Dict[str, float]) -> str:
+def report(results: Dict[str, Dict[str, Any]], redteam: Optional[Dict[str, Any]], timings: Dict[str, float],
+           reused: Sequence[str] = ()) -> str:
     ours = results["opvoedmaatje"]
     lines = [f"# NLU evaluation, {dt.date.today().isoformat()}", "",
              "Trained on data/nlu only; scored on tests/data/nlu_heldout.yml (written separately, never trained on).",
@@ -117,6 +119,9 @@ def report(results: Dict[str, Dict[str, Any]], redteam: Optional[Dict[str, Any]]
     if "rasa-default" in results:
         gain = 100 * (ours["macro_f1"] - results["rasa-default"]["macro_f1"])
         lines += ["", f"Macro-F1 gain over Rasa's default pipeline: {gain:+.1f} points."]
+    lines += [f"\n{name} was not retrained here: its model and training time (a full training, NLU and "
+              f"dialogue) come from `make bench` on the same config, domain and data (models/bench/)."
+              for name in reused]
     if redteam:
         lines += ["", "## Crisis detection on tests/data/redteam.yml (through the trained NLU model)", "",
                   f"- crisis recall: {redteam['recall']:.3f} ({redteam['crisis']} items)",
@@ -155,18 +160,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.skip_baseline:
         configs["rasa-default"] = rasa_init_config()
     results, timings, redteam = {}, {}, None
+    reused: List[str] = []
     triage_items = triage_eval.load() if triage_eval.TRIAGE_SET.is_file() else []
     triage_predictions: List[triage_eval.Prediction] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, config in configs.items():
-            model, timings[name] = train_nlu(config, Path(tmp), name)
+            kept = model_cache.lookup(name, config) if name != "opvoedmaatje" else None
+            if kept is not None:  # the same inputs, trained by make bench: reused, not retrained
+                model, timings[name] = kept
+                reused.append(name)
+            else:
+                model, timings[name] = train_nlu(config, Path(tmp), name)
             parser = Parser(model)
             results[name] = score_heldout(parser, messages)
             if name == "opvoedmaatje" and redteam_data:
                 redteam = score_redteam(parser, redteam_data)
             if name == "opvoedmaatje" and triage_items:
                 triage_predictions = triage_eval.run(triage_items, parser.parse)
-    text = report(results, redteam, timings)
+    text = report(results, redteam, timings, reused)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"nlu-eval-{dt.date.today().isoformat()}"
     text += _triage_and_plots(results, triage_items, triage_predictions, args.out, stem)

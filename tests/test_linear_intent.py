@@ -1,0 +1,114 @@
+"""The intent classifier (bot/nlu/linear_intent.py) as a Rasa graph component, without a server:
+trained, persisted in Rasa's model storage, loaded back and run on new messages."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.linear_intent import LinearIntentClassifier, build_model, ranking_of
+
+EXAMPLES: Dict[str, List[str]] = {
+    "topic_slapen": ["slaapt slecht", "wil niet naar bed", "wordt elke nacht wakker", "nachtmerries",
+                     "ze slaapt niet door", "mijn zoon wil niet slapen", "valt niet in slaap",
+                     "hij komt steeds uit bed"],
+    "topic_eten": ["eet slecht", "wil geen groente", "lust niks", "eet alleen pasta", "weigert te eten",
+                   "mijn dochter eet bijna niks", "hij wil geen brood", "kieskeurig met eten"],
+    "greet": ["hoi", "hallo", "goedemorgen", "hey", "dag", "hallo daar", "goedenavond", "hoi hoi"],
+}
+
+
+def training_data() -> TrainingData:
+    return TrainingData([Message.build(text=text, intent=intent)
+                         for intent, texts in EXAMPLES.items() for text in texts])
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalModelStorage:
+    return LocalModelStorage(tmp_path)
+
+
+def context() -> ExecutionContext:
+    return ExecutionContext(GraphSchema({}), "test")
+
+
+def trained(storage: LocalModelStorage, **config: object) -> Resource:
+    resource = Resource("linear_intent")
+    component = LinearIntentClassifier.create({**LinearIntentClassifier.get_default_config(), **config},
+                                              storage, resource, context())
+    component.train(training_data())
+    return resource
+
+
+def parse(component: LinearIntentClassifier, *texts: str) -> List[Message]:
+    return component.process([Message.build(text=t) for t in texts])
+
+
+def test_trained_persisted_and_loaded_it_classifies_unseen_misspelt_messages(storage: LocalModelStorage) -> None:
+    resource = trained(storage)
+    loaded = LinearIntentClassifier.load(LinearIntentClassifier.get_default_config(), storage, resource, context())
+    slaap, eten, hallo = parse(loaded, "onze kleine slaapt heel slegt", "mijn zoon eet geen groente", "halloo")
+    assert slaap.get("intent")["name"] == "topic_slapen"
+    assert eten.get("intent")["name"] == "topic_eten"
+    assert hallo.get("intent")["name"] == "greet"
+
+
+def test_confidences_are_a_sorted_probability_ranking(storage: LocalModelStorage) -> None:
+    component = LinearIntentClassifier.load({**LinearIntentClassifier.get_default_config(), "ranking_length": 2},
+                                            storage, trained(storage), context())
+    [message] = parse(component, "wil niet slapen")
+    ranking = message.get("intent_ranking")
+    assert len(ranking) == 2
+    assert ranking[0] == message.get("intent")
+    assert ranking[0]["confidence"] >= ranking[1]["confidence"] > 0
+    assert sum(r["confidence"] for r in ranking) <= 1.0 + 1e-6
+    assert message.as_dict(only_output_properties=True)["intent"]["name"] == "topic_slapen"
+
+
+def test_empty_odd_and_huge_texts_get_an_intent_without_error(storage: LocalModelStorage) -> None:
+    component = LinearIntentClassifier.load(LinearIntentClassifier.get_default_config(), storage,
+                                            trained(storage), context())
+    for message in parse(component, "", "🙂🙂", "<b>hoi</b>", "x" * 20_000, "\x00\x01"):
+        assert message.get("intent")["name"] in EXAMPLES
+        assert 0.0 <= message.get("intent")["confidence"] <= 1.0
+
+
+def test_a_missing_model_loads_as_a_component_that_leaves_messages_alone(storage: LocalModelStorage) -> None:
+    component = LinearIntentClassifier.load(LinearIntentClassifier.get_default_config(), storage,
+                                            Resource("never_trained"), context())
+    [message] = parse(component, "slaapt slecht")
+    assert message.get("intent") is None
+
+
+def test_one_intent_only_is_not_trained(storage: LocalModelStorage) -> None:
+    resource = Resource("one_intent")
+    component = LinearIntentClassifier.create(LinearIntentClassifier.get_default_config(), storage, resource, context())
+    component.train(TrainingData([Message.build(text="hoi", intent="greet")]))
+    assert component.model is None
+
+
+def test_an_intent_with_one_example_is_left_out_and_the_rest_trains(storage: LocalModelStorage) -> None:
+    resource = Resource("lonely")
+    component = LinearIntentClassifier.create(LinearIntentClassifier.get_default_config(), storage, resource, context())
+    data = training_data().merge(TrainingData([Message.build(text="dag en bedankt", intent="goodbye")]))
+    component.train(data)
+    assert set(component.model.classes_) == set(EXAMPLES)
+
+
+@pytest.mark.parametrize("smallest,folds", [(2, 2), (3, 3), (40, 5)])
+def test_calibration_folds_never_exceed_the_smallest_intent(smallest: int, folds: int) -> None:
+    model = build_model(LinearIntentClassifier.get_default_config(), smallest)
+    assert model.named_steps["classifier"].cv == folds
+
+
+def test_ranking_of_orders_and_cuts() -> None:
+    ranking = ranking_of(np.array(["a", "b", "c"]), np.array([0.2, 0.5, 0.3]), 2)
+    assert [r["name"] for r in ranking] == ["b", "c"]
+    assert ranking_of(np.array(["a", "b"]), np.array([0.4, 0.6]), 0)[1] == {"name": "a", "confidence": 0.4}
