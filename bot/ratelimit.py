@@ -22,6 +22,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Tuple
 
+from bot import settings
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_PER_MINUTE = 30
@@ -212,14 +214,8 @@ class RateLimiter:
 
 def from_env(environ: Mapping[str, str] = os.environ) -> RateLimiter:
     per_minute = per_minute_from_env(environ)
-    redis = None
-    if per_minute > 0 and (environ.get("LOCK_STORE_TYPE") or "").strip().lower() == "redis":
-        try:
-            port, db = int(environ.get("REDIS_PORT") or 6379), int(environ.get("REDIS_DB") or 0)
-        except ValueError:
-            port, db = 6379, 0
-        redis = RedisBuckets(per_minute, host=environ.get("REDIS_HOST") or "127.0.0.1", port=port,
-                             password=environ.get("REDIS_PASSWORD") or None, db=db)
+    connection = settings.shared_redis(environ)
+    redis = RedisBuckets(per_minute, **connection) if per_minute > 0 and connection else None
     return RateLimiter(per_minute, redis)
 
 

@@ -9,7 +9,8 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
+from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -44,6 +45,25 @@ def defaults(environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
         "CASE_STORE_URL": get("CASE_STORE_URL", f"sqlite:///{VAR_DIR / 'cases.db'}"),
     }
     return values
+
+
+def shared_redis(environ: Mapping[str, str] = os.environ) -> Optional[Dict[str, Any]]:
+    """The Redis of the lock store (host, port, password, db) when ``LOCK_STORE_TYPE=redis``,
+    else None: what several Rasa servers share (locks, rate limits, socket.io messages)."""
+    values = defaults(environ)
+    if values["LOCK_STORE_TYPE"].strip().lower() != "redis":
+        return None
+    try:
+        port, db = int(values["REDIS_PORT"]), int(values["REDIS_DB"])
+    except ValueError:
+        port, db = 6379, 1
+    return {"host": values["REDIS_HOST"] or "127.0.0.1", "port": port,
+            "password": values["REDIS_PASSWORD"] or None, "db": db}
+
+
+def redis_url(connection: Mapping[str, Any]) -> str:
+    password = f":{quote(str(connection['password']), safe='')}@" if connection.get("password") else ""
+    return f"redis://{password}{connection['host']}:{connection['port']}/{connection['db']}"
 
 
 def auth_token(environ: Mapping[str, str] = os.environ, token_file: Path = TOKEN_FILE) -> tuple[str, Optional[Path]]:

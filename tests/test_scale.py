@@ -240,3 +240,46 @@ def test_200_conversations_over_two_servers_lose_nothing(cluster: Cluster, capsy
               f"in {elapsed:.0f} s ({sent / elapsed:.1f} turns/s; p50 {latencies[len(latencies) // 2]:.2f} s, "
               f"p95 {latencies[int(len(latencies) * 0.95)]:.2f} s); user events stored {user_events}, lost 0, "
               f"reordered 0; statistics records for user messages: {stats_users}")
+
+
+def test_a_reply_sent_by_one_server_reaches_a_socketio_chat_held_by_the_other(cluster: Cluster) -> None:
+    """A parent chats over socket.io with server 0; a message that server 1 sends into that
+    conversation (as the console does when a professional answers) arrives through Redis."""
+    import socketio
+    import requests
+
+    from bot.channels.socketio import web_origins
+
+    session_id = f"scale-sio-{time.time_ns()}"
+
+    async def scenario() -> List[str]:
+        replies: List[str] = []
+        confirmed = asyncio.Event()
+        client = socketio.AsyncClient()
+        client.on("bot_uttered", lambda data: replies.append(data.get("text") or ""))
+        client.on("session_confirm", lambda _: confirmed.set())
+        await client.connect(cluster.url(0), headers={"Origin": web_origins(cluster.env)[0]},
+                             socketio_path="socket.io", transports=["polling"])
+        try:
+            await client.emit("session_request", {"session_id": session_id})
+            await asyncio.wait_for(confirmed.wait(), timeout=10)
+            await client.emit("user_uttered", {"message": "hallo", "session_id": session_id})
+            deadline = time.monotonic() + 60
+            while not replies and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert replies, "no answer from server 0 over socket.io"
+            before = len(replies)
+            answer = await asyncio.to_thread(
+                requests.post, f"{cluster.url(1)}/conversations/{session_id}/execute",
+                params={"token": cluster.token, "output_channel": "latest"},
+                json={"name": "utter_goodbye"}, timeout=60)
+            assert answer.status_code == 200, answer.text
+            while len(replies) == before and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            return replies[before:]
+        finally:
+            await client.disconnect()
+
+    pushed = asyncio.run(scenario())
+    goodbye = [e for e in cluster.stored_events(session_id) if e["type"] == "bot"][-1]
+    assert goodbye["text"].startswith("Dag!") and pushed == [goodbye["text"]]

@@ -26,9 +26,9 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIO
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
-from bot import ratelimit
+from bot import ratelimit, settings
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,17 @@ def web_origins(environ: Mapping[str, str] = os.environ) -> List[str]:
         return listed
     port = environ.get("WEB_PORT") or "8080"
     return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
+
+def client_manager(environ: Mapping[str, str] = os.environ) -> Optional[AsyncRedisManager]:
+    """With several Rasa servers (``LOCK_STORE_TYPE=redis``) socket.io messages go through their
+    shared Redis, so a reply that any server sends (a professional's answer from the console
+    reaches whichever server takes the API call) arrives at the server holding the parent's
+    socket. With one server: None, python-socketio's in-process manager."""
+    connection = settings.shared_redis(environ)
+    if connection is None:
+        return None
+    return AsyncRedisManager(settings.redis_url(connection), channel="opvoedmaatje-socketio")
 
 
 class OriginSocketIOInput(SocketIOInput):
@@ -66,10 +77,13 @@ class OriginSocketIOInput(SocketIOInput):
         self.origins: List[str] = list(origins) if origins else web_origins()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(self.origins))
+        manager = client_manager()
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=list(self.origins),
+                          **({"client_manager": manager} if manager else {}))
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
-        logger.info("socketio: accepting %d web origin(s)", len(self.origins))
+        logger.info("socketio: accepting %d web origin(s)%s", len(self.origins),
+                    "; messages shared through Redis" if manager else "")
 
         @socketio_webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
