@@ -121,8 +121,8 @@ def markdown(bench: Bench, plots: Sequence[str] = ()) -> str:
     base = bench.runs.get(BASELINE)
     lines = [f"# Benchmark, {bench.date}{' (quick)' if bench.quick else ''}", "",
              f"Machine: {m.cores} cores ({m.cpu}), {m.memory_gb:.0f} GB RAM; load average at the start "
-             f"{', '.join(f'{x:.1f}' for x in m.load)} (1/5/15 min). The machine is shared: other jobs ran "
-             "during the measurement, so the figures are pessimistic for a dedicated 2-core server.", "",
+             f"{', '.join(f'{x:.1f}' for x in m.load)} (1/5/15 min); the latency table gives the load before "
+             "each level. No other job was started during the run; a busy machine makes every figure worse.", "",
              "Reproduce: `make bench` (full: trains both pipelines in a temp dir, 1/10/50 concurrent "
              "conversations, profile); quick check: `$(RASA_ENV) .venv/bin/python -m bot.benchmark --quick` "
              "(the shipped model, 1 and 10 conversations, no baseline).", "",
