@@ -154,6 +154,8 @@ def test_login(app) -> None:
     wrong = login(client, password="fout wachtwoord 123")
     assert wrong.status_code == 401 and "klopt niet" in wrong.get_data(as_text=True)
     assert client.get("/console/").status_code == 302
+    bare = client.get("/console")  # straight to the login page, not first a slash redirect
+    assert bare.status_code == 302 and bare.headers["Location"].startswith("/console/login")
     right = login(client)
     assert right.status_code == 302 and right.headers["Location"] == "/console/"
     cookie = right.headers["Set-Cookie"]

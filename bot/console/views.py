@@ -339,7 +339,7 @@ def logout() -> Any:
     return redirect(url_for("console.login"))
 
 
-@blueprint.route("/", methods=["GET"])
+@blueprint.route("/", methods=["GET"], strict_slashes=False)  # /console too, no redirect first
 def cases() -> Any:
     _maybe_purge()
     active = store().list_cases(("open", "claimed"))
