@@ -18,6 +18,13 @@ from bot.settings import PROJECT_ROOT
 CACHE = Path("models") / "bench"  # under the project root
 
 
+def rasa_init_config() -> Path:
+    """The config.yml of ``rasa init``: empty pipeline and policies, filled by Rasa's defaults."""
+    import rasa
+
+    return Path(rasa.__file__).parent / "cli" / "initial_project" / "config.yml"
+
+
 def inputs_digest(config: Path, root: Path = PROJECT_ROOT) -> str:
     """SHA-256 over the config file, domain.yml and every file under data/ (names and bytes)."""
     digest = hashlib.sha256()

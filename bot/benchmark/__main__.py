@@ -54,7 +54,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench = report.Bench(dt.date.today().isoformat(), report.Machine.here(), args.quick, {})
     configs = {report.OURS: PROJECT_ROOT / "config.yml"}
     if with_baseline:
-        configs[report.BASELINE] = runner.rasa_init_config()
+        configs[report.BASELINE] = model_cache.rasa_init_config()
 
     with tempfile.TemporaryDirectory(prefix="opv-bench-") as tmp:
         work = Path(tmp)

@@ -48,13 +48,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rasa_init_config() -> Path:
-    """The config.yml of ``rasa init``: empty pipeline and policies, filled by Rasa's defaults."""
-    import rasa
-
-    return Path(rasa.__file__).parent / "cli" / "initial_project" / "config.yml"
-
-
 def train(config: Path, out: Path, name: str) -> tuple[Path, float]:
     """A full training (fresh cache) of config.yml + domain.yml + data/; returns model and seconds."""
     out.mkdir(parents=True, exist_ok=True)

@@ -32,12 +32,6 @@ REDTEAM = PROJECT_ROOT / "tests" / "data" / "redteam.yml"
 RASA = str(Path(sys.executable).parent / "rasa")
 
 
-def rasa_init_config() -> Path:
-    import rasa
-
-    return Path(rasa.__file__).parent / "cli" / "initial_project" / "config.yml"
-
-
 def train_nlu(config: Path, out: Path, name: str) -> tuple[Path, float]:
     started = time.monotonic()
     subprocess.run(
@@ -158,7 +152,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     redteam_data = yaml.safe_load(REDTEAM.read_text(encoding="utf-8")) if REDTEAM.is_file() else None
     configs = {"opvoedmaatje": PROJECT_ROOT / "config.yml"}
     if not args.skip_baseline:
-        configs["rasa-default"] = rasa_init_config()
+        configs["rasa-default"] = model_cache.rasa_init_config()
     results, timings, redteam = {}, {}, None
     reused: List[str] = []
     triage_items = triage_eval.load() if triage_eval.TRIAGE_SET.is_file() else []
