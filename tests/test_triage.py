@@ -10,7 +10,8 @@ import pytest
 from bot import knowledge, triage
 from bot.triage import Assessment, assess
 
-SIGNALS = ("duration", "frequency", "intensity", "daily_life", "parent_alarm", "parent_worry")
+SIGNALS = ("duration", "frequency", "intensity", "daily_life", "parent_alarm", "professional_concern",
+           "parent_worry")
 
 
 # --- the examples of the brief -------------------------------------------------------------------
@@ -84,6 +85,21 @@ def test_brief_examples(topic, phase, months, text, severity):
     ("ik maak me zorgen", {"parent_worry"}),
     ("ik maak me geen zorgen", set()),
     ("Mijn zoon van 3 speelt graag buiten", set()),
+    ("de opvang wil hem niet meer hebben", {"daily_life"}),
+    ("school kan haar niet meer handelen", {"daily_life"}),
+    ("de opvang wil dat hij niet meer slaapt", set()),
+    ("hij heeft al twee keer in het ziekenhuis gelegen", {"daily_life"}),
+    ("ze is op de spoedeisende hulp beland", {"daily_life"}),
+    ("hij moet naar het ziekenhuis voor zijn amandelen", set()),
+    ("ik denk dat ze stiekem overgeeft na het eten", {"daily_life"}),
+    ("hij geeft over na het eten als hij ziek is", set()),
+    ("de juf maakt zich zorgen", {"professional_concern"}),
+    ("de leerkracht maakt zich ernstig zorgen", {"professional_concern", "intensity"}),
+    ("het consultatiebureau maakt zich geen zorgen", set()),
+    ("de fysiotherapeut denkt aan een achterstand", {"professional_concern"}),
+    ("de juf zegt dat het normaal is", set()),
+    ("school en opvang weten ook geen raad meer", {"professional_concern", "parent_worry"}),
+    ("ik weet geen raad meer", {"parent_worry"}),
 ])
 def test_signal_detection(text, expected):
     assert set(triage.signals(knowledge.normalize(text))) == expected
@@ -105,6 +121,9 @@ TOPIC, PHASE, MONTHS = "driftbuien", "2-4", 36  # a problem that is normal at th
     ("Door zijn driftbuien gaat hij niet meer naar de opvang", "aandacht"),  # daily life
     ("Ik maak me grote zorgen over zijn driftbuien", "aandacht"),      # strong parental alarm
     ("Ik ben ten einde raad met zijn driftbuien", "aandacht"),
+    ("De juf maakt zich zorgen over zijn driftbuien", "aandacht"),     # a professional's worry
+    ("Ik weet geen raad meer met zijn driftbuien", "normaal"),          # ordinary worry alone
+    ("Hij heeft al maanden driftbuien, ik weet geen raad meer", "aandacht"),
 ])
 def test_how_signals_combine(text, severity):
     assert assess(TOPIC, PHASE, text, (), MONTHS).severity == severity
