@@ -12,6 +12,7 @@ from typing import Any, Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
+from flask.testing import FlaskClient
 
 from bot import handoff
 from bot.cases import CaseStore
@@ -100,10 +101,20 @@ def store(tmp_path: Path) -> CaseStore:
     return store
 
 
+class BrowserClient(FlaskClient):
+    """A test client that asks for HTML, as a browser does."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT"] = "text/html,application/xhtml+xml,*/*;q=0.8"
+
+
 @pytest.fixture
 def app(store: CaseStore, rasa: RasaStandIn):
-    return create_app({"CASE_STORE": store, "RASA_URL": rasa.url, "RASA_AUTH_TOKEN": TOKEN,
-                       "SECRET_KEY": "test-secret"})
+    app = create_app({"CASE_STORE": store, "RASA_URL": rasa.url, "RASA_AUTH_TOKEN": TOKEN,
+                      "SECRET_KEY": "test-secret"})
+    app.test_client_class = BrowserClient
+    return app
 
 
 def csrf(client, path: str = "/console/login") -> str:
@@ -147,6 +158,18 @@ def test_every_console_page_refuses_a_request_without_login(app) -> None:
             assert answer.headers["Location"].startswith("/console/login?next="), path
         else:
             assert answer.status_code == 401, (method, path)
+
+
+def test_a_client_that_is_not_a_browser_gets_401_with_the_login_form(app, store) -> None:
+    case = new_case(store)
+    client = FlaskClient(app, app.response_class, use_cookies=True)  # no Accept header, as urllib
+    for path in ("/console", "/console/", f"/console/cases/{case.id}", "/console/users"):
+        answer = client.get(path)
+        assert answer.status_code == 401, path
+        page = answer.get_data(as_text=True)
+        assert 'name="password"' in page and "Vernieuwen" not in page, path
+    assert login(client).status_code == 302  # the same client, logged in, sees the case
+    assert "Vernieuwen" in client.get(f"/console/cases/{case.id}").get_data(as_text=True)
 
 
 def test_login(app) -> None:
@@ -436,6 +459,7 @@ def test_console_inside_the_web_app(store, rasa, monkeypatch: pytest.MonkeyPatch
     app.config.update(CASE_STORE=None, CASE_STORE_URL=str(store.engine.url), RASA_API_URL=rasa.url,
                       RASA_AUTH_TOKEN=TOKEN)
     app.extensions["opvoed_console"]["store"] = store
+    app.test_client_class = BrowserClient
     case = new_case(store, "conv-web")
     client = app.test_client()
     assert client.get("/console/").status_code == 302

@@ -148,9 +148,14 @@ def _maybe_purge() -> None:
 # --- guard: login, session expiry, CSRF -------------------------------------------------------
 
 def _refuse() -> Any:
-    if request.method in SAFE_METHODS:
-        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-    abort(401)
+    """A browser asking for a page goes to the login page; any other client (a script, a probe)
+    gets 401, for a page with the login form, so no console URL ever answers 200 without login."""
+    if request.method not in SAFE_METHODS:
+        abort(401)
+    next_path = request.full_path.rstrip("?")
+    if request.accept_mimetypes.accept_html:
+        return redirect(url_for("console.login", next=next_path))
+    return render_template("console/login.html", next=next_path), 401
 
 
 @blueprint.before_request
