@@ -322,13 +322,16 @@ def test_a_duplicate_delivery_is_processed_once(graph: GraphStandIn) -> None:
     run(scenario())
 
 
-def test_messages_for_another_phone_number_id_are_ignored(graph: GraphStandIn) -> None:
+def test_a_message_for_another_phone_number_id_is_answered_with_a_warning(
+        graph: GraphStandIn, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         agent = FakeAgent()
         async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
             assert (await post(http, url, webhook(text_message("hallo"), phone_number_id="999"))).status == 200
-        assert agent.messages == []
-    run(scenario())
+        assert [m.text for m in agent.messages] == ["hallo"]
+    with caplog.at_level(logging.WARNING, logger="bot.channels.whatsapp"):
+        run(scenario())
+    assert any("another phone number id" in r.getMessage() for r in caplog.records)
 
 
 def test_the_webhook_answers_before_the_message_is_processed(graph: GraphStandIn) -> None:
