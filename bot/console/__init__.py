@@ -2,8 +2,8 @@
 
 Registering the blueprint on any Flask app is enough: on registration it sets up what it needs
 on that app (secret key, Flask-Login, Flask-WTF CSRF, session lifetime) unless the app did
-already. Every page needs a login (a GET without one is redirected to the login page, any other
-method gets 401); every POST needs a valid CSRF token (400 otherwise).
+already. Every page needs a login (a browser's GET without one is redirected to the login page,
+any other request gets 401); every POST needs a valid CSRF token (400 otherwise).
 
 Configuration (``app.config`` first, then the environment):
   CASE_STORE_URL          the case store (default sqlite var/cases.db); or CASE_STORE (object)

@@ -149,7 +149,7 @@ def _maybe_purge() -> None:
 
 def _refuse() -> Any:
     """A browser asking for a page goes to the login page; any other client (a script, a probe)
-    gets 401, for a page with the login form, so no console URL ever answers 200 without login."""
+    gets 401 with the login form, so no console URL ever answers 200 without a login."""
     if request.method not in SAFE_METHODS:
         abort(401)
     next_path = request.full_path.rstrip("?")
