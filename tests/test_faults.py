@@ -196,9 +196,15 @@ def test_postgresql_restart_fails_cleanly_and_recovers_by_itself(cluster: Cluste
     answers: List[Tuple[float, float, int]] = []  # (sent, answered, status)
     stop = threading.Event()
 
+    # The parents talk at a pace the per-sender rate limit allows, whatever it is set to (each
+    # sender at most one message per refill interval, with a margin): a slow restart must not turn
+    # this test into a test of the rate limit.
+    per_minute = int(cluster.env["RATE_LIMIT_PER_MINUTE"]) or 60  # 0: no limit
+    pause = 1.5 * 60 / per_minute / len(senders)
+
     def traffic() -> None:  # these parents go on talking while PostgreSQL restarts
         n = 0
-        while not stop.is_set():
+        while not stop.wait(pause if n else 0):
             sent = time.monotonic()
             try:
                 status = post(cluster, n % 2, senders[n % len(senders)], "/more_tips", 60)[0]
