@@ -47,7 +47,9 @@ def services(model: Path, env: Dict[str, str], token: str) -> List[Service]:
             name="rasa",
             argv=[
                 str(BIN / "rasa"), "run", "--model", str(model), "--enable-api",
-                "--auth-token", token, "--interface", "127.0.0.1", "--port", rasa_port,
+                # one argument: a generated token may start with "-", which argparse would
+                # otherwise take for an option (the Rasa server then refused to start)
+                f"--auth-token={token}", "--interface", "127.0.0.1", "--port", rasa_port,
                 "--credentials", str(settings.PROJECT_ROOT / "credentials.yml"),
                 "--endpoints", str(settings.PROJECT_ROOT / "endpoints.yml"),
             ],

@@ -27,5 +27,16 @@ def test_make_run_starts_the_rasa_server_the_action_server_and_the_web_server(tm
     env = serve.runtime_env({"RASA_PORT": "6001", "ACTION_PORT": "6002", "WEB_PORT": "6003"})
     names = {s.name: s for s in serve.services(tmp_path / "m.tar.gz", env, "token")}
     assert set(names) == {"rasa", "actions", "web"}
-    assert "--enable-api" in names["rasa"].argv and "token" in names["rasa"].argv
+    assert "--enable-api" in names["rasa"].argv and "--auth-token=token" in names["rasa"].argv
     assert names["web"].health_url.endswith(":6003/health")
+
+
+def test_a_token_that_starts_with_a_dash_reaches_the_rasa_server_as_the_token(tmp_path):
+    # secrets.token_urlsafe may start with "-": as a separate argument, Rasa's argument parser
+    # took it for an option and the server stopped at start-up ("expected one argument").
+    from rasa.__main__ import create_argument_parser
+
+    env = serve.runtime_env({"RASA_PORT": "5005", "ACTION_PORT": "5055", "WEB_PORT": "8080"})
+    rasa = next(s for s in serve.services(tmp_path / "model.tar.gz", env, "-abc_DEF") if s.name == "rasa")
+    parsed = create_argument_parser().parse_args(rasa.argv[1:])
+    assert parsed.auth_token == "-abc_DEF" and parsed.enable_api
