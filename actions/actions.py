@@ -1,7 +1,7 @@
 """Thin rasa-sdk actions: translate the tracker for ``bot.dialogue`` and its outcome back."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -28,11 +28,39 @@ def conversation_of(tracker: Tracker) -> dialogue.Conversation:
     )
 
 
+SAFETY_CHECK, SAFETY_NO = "safety_check", "safety_no"
+
+
+def _question_asked_about(tracker: Tracker) -> Dict[Text, Any]:
+    """The parent's message that the safety question was about (its parse data)."""
+    for event in reversed(_current_session(tracker)):
+        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") == SAFETY_CHECK:
+            return event.get("parse_data") or {}
+    return {}
+
+
+def _best_answerable_intent(ranking: List[Dict[Text, Any]]) -> Optional[Text]:
+    for item in ranking:
+        name = item.get("name") or ""
+        if not name.startswith("crisis_") and name not in (SAFETY_CHECK, SAFETY_NO):
+            return name
+    return None
+
+
 def message_of(tracker: Tracker) -> dialogue.Message:
     latest = tracker.latest_message or {}
+    intent = (latest.get("intent") or {}).get("name")
+    if intent == SAFETY_NO:  # "nee" to the safety question: answer the message it was about
+        asked = _question_asked_about(tracker)
+        return dialogue.Message(
+            text=asked.get("text") or "",
+            intent=_best_answerable_intent(asked.get("intent_ranking") or []),
+            entities=tuple(asked.get("entities") or ()),
+            after_safety_question=True,
+        )
     return dialogue.Message(
         text=latest.get("text") or "",
-        intent=(latest.get("intent") or {}).get("name"),
+        intent=intent,
         entities=tuple(latest.get("entities") or ()),
     )
 

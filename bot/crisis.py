@@ -6,6 +6,21 @@ of intent classification and of the action server. The patterns are data in
 
 Signals (CONTRACT.md s4): ``suicide``, ``geweld``, ``ouder_acuut``, ``medisch_acuut``.
 
+Situations (CONTRACT.md s4b): every rule names exactly one ``situation`` of its signal (the mapping
+``SITUATIONS`` of bot/situations.py, situation -> signal; loading refuses a rule without one, or
+with one of another signal); a ``CrisisMatch`` carries the signal, the situation and the rule id.
+Within one rank the rule that comes first in crisis.yml wins, so the order of the rules there is
+also the order between situations of one signal: poisoning, then a baby, then other medical
+emergencies; a missing child, then exploitation, then sexual abuse, then violence against the
+writer by a partner, then a child hurt; voices or confusion before a parent at the limit.
+Suicide: the writer is taken to be the parent, so first-person words ("ik wil dood", "wil niet meer
+leven") are ``suicidaal_ouder``, unless they are quoted ("zegt", "riep", "appte", a colon) or the
+writer says they are a child ("ik ben 14"); a partner or parent who speaks of suicide ("mijn vrouw
+zegt dat ze er een eind aan wil maken") is ``suicidaal_ouder`` too; everything else is
+``suicidaal_kind``. Violence: a partner who hurts the writer, or one adult another, is
+``huiselijk_geweld``; a child who is hurt is ``mishandeling`` (also "papa slaat me": a child
+writing).
+
 Priority when several rules match: medisch_acuut (immediate life danger) > suicide > ouder_acuut
 when a parent says they hurt or are about to hurt the child (rank 70) > geweld > ouder_acuut
 breaking point (rank 50). A parent's own report of harming the child is ``ouder_acuut``, not
@@ -52,10 +67,11 @@ from typing import Any, Dict, Iterable, List, Optional, Pattern, Sequence, Tuple
 
 import yaml
 
+from bot.situations import SIGNALS, SITUATIONS
+
 logger = logging.getLogger(__name__)
 
 DATA_FILE = Path(__file__).parent / "knowledge" / "crisis.yml"
-SIGNALS = ("suicide", "geweld", "ouder_acuut", "medisch_acuut")
 
 # Input longer than this is checked on its first and last half of it (a chat message is far
 # shorter; this only bounds the time on pasted or hostile input).
@@ -78,9 +94,11 @@ _DEF_REF = re.compile(r"\{([A-Z_]+)\}")
 
 @dataclass(frozen=True)
 class CrisisMatch:
-    """A detected crisis: the signal and the id of the rule that matched (never message text)."""
+    """A detected crisis: the signal, the situation and the id of the rule that matched (never
+    message text)."""
 
     signal: str  # suicide | geweld | ouder_acuut | medisch_acuut
+    situation: str  # a key of SITUATIONS, of this signal (CONTRACT.md 4b)
     rule: str  # id of the pattern that matched
 
 
@@ -108,6 +126,7 @@ class _Gated:
 class _Rule:
     id: str
     signal: str
+    situation: str
     rank: int
     order: int
     patterns: Tuple[_Gated, ...]
@@ -149,6 +168,7 @@ class _Engine:
     laugh_chars: Tuple[str, ...]
     literals_by_bigram: Dict[str, Tuple[str, ...]]
     vocabulary: frozenset
+    about_danger: Tuple[_Gated, ...] = ()
 
 
 # ----------------------------------------------------------------------------- loading
@@ -275,6 +295,15 @@ def _engine() -> _Engine:
         signal = str(raw["signal"])
         if signal not in SIGNALS:
             raise ValueError(f"crisis.yml: rule {rid} has unknown signal {signal}")
+        situation = raw.get("situation")
+        if situation is None:
+            raise ValueError(f"crisis.yml: rule {rid} has no situation")
+        situation = str(situation)
+        if situation not in SITUATIONS:
+            raise ValueError(f"crisis.yml: rule {rid} has unknown situation {situation}")
+        if SITUATIONS[situation] != signal:
+            raise ValueError(f"crisis.yml: rule {rid}: situation {situation} belongs to signal "
+                             f"{SITUATIONS[situation]}, not {signal}")
         if rid in seen:
             raise ValueError(f"crisis.yml: duplicate rule id {rid}")
         seen.add(rid)
@@ -282,6 +311,7 @@ def _engine() -> _Engine:
             _Rule(
                 id=rid,
                 signal=signal,
+                situation=situation,
                 rank=int(raw.get("rank", ranks[signal])),
                 order=order,
                 patterns=tuple(_compile(p, defs) for p in _as_list(raw.get("pattern"))),
@@ -329,12 +359,18 @@ def _engine() -> _Engine:
         tokens=tokens,
         fuzzy=tuple(_as_list(norm.get("fuzzy"))),
         laugh_chars=tuple(laugh_chars),
+        about_danger=tuple(_compile(p, defs) for p in _as_list(data.get("about_danger"))),
     )
 
 
 def rules() -> Tuple[Tuple[str, str, Tuple[str, ...]], ...]:
     """(id, signal, examples) of every rule, for tests and documentation."""
     return tuple((r.id, r.signal, r.examples) for r in _engine().rules)
+
+
+def rule_situations() -> Tuple[Tuple[str, str, str, Tuple[str, ...]], ...]:
+    """(id, signal, situation, examples) of every rule, in priority order within a rank."""
+    return tuple((r.id, r.signal, r.situation, r.examples) for r in _engine().rules)
 
 
 def benign_patterns() -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
@@ -683,8 +719,22 @@ def detect_crisis(text: str, lemmas: Sequence[str] | None = None) -> CrisisMatch
         return None
     if best is None:
         return None
-    logger.debug("crisis: rule %s (%s)", best.id, best.signal)
-    return CrisisMatch(signal=best.signal, rule=best.id)
+    logger.debug("crisis: rule %s (%s, %s)", best.id, best.signal, best.situation)
+    return CrisisMatch(signal=best.signal, situation=best.situation, rule=best.id)
+
+
+def talks_about_danger(text: str) -> bool:
+    """True when the message talks about danger rather than being in it: information or
+    prevention ("hoe herken ik ..."), the media, or the past ("vorig jaar", "gaat weer goed").
+    The patterns of ``about_danger`` in crisis.yml; bot/safety.py weighs it with the classifier."""
+    if not isinstance(text, str) or not text.strip():
+        return False
+    try:
+        norm = _variants(_bounded(text))[0]
+        return any(p.search(norm) for p in _engine().about_danger)
+    except Exception:  # noqa: BLE001 - never raise on user input
+        logger.exception("crisis: about-danger check failed")
+        return False
 
 
 def is_benign_figure_of_speech(text: str) -> bool:

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
-from bot import replies
+from bot import replies, situations
 from bot.age import parse_age
 from bot.phases import phase_for_months
 from bot.replies import Reply
@@ -23,6 +23,9 @@ TOPIC_PREFIX = "topic_"
 CRISIS = "crisis"
 # topics about the parent, not the child: no need to ask the child's age first
 AGE_FREE_TOPICS = {"ouder_welzijn", "scheiding", "opvoeden_algemeen"}
+# A parent's low mood after the birth is about the parent, whatever topic the words suggest ("ik huil
+# de hele dag" reads as `huilen`): the reply that names postnatal depression is ouder_welzijn's.
+PARENT_TOPIC, POSTNATAL_SIGNAL = "ouder_welzijn", "postnatal"
 
 
 @lru_cache(maxsize=1)
@@ -49,6 +52,7 @@ class Message:
     text: str
     intent: Optional[str]
     entities: Tuple[Mapping[str, Any], ...] = ()
+    after_safety_question: bool = False  # the parent said there is no danger now (bot/safety.py)
 
 
 @dataclass
@@ -97,6 +101,8 @@ def respond(conversation: Conversation, message: Message) -> Outcome:
     topic = topic_of_intent(message.intent) or slots.get("topic")
     months, newly_stated = _age_from(conversation, message)
     outcome = Outcome()
+    if message.after_safety_question:
+        outcome.replies.append(Reply(situations.texts()["safety_question"]["no_reply"]))
     if months is not None:
         outcome.slots.update(age_months=months, phase=phase_for_months(months))
     phase = phase_for_months(months)
@@ -114,6 +120,9 @@ def respond(conversation: Conversation, message: Message) -> Outcome:
         severity, level = CRISIS, "D"
     else:
         assessment = assess(topic, phase, message.text or "", conversation.history, months)
+        if POSTNATAL_SIGNAL in assessment.reasons and topic != PARENT_TOPIC:
+            topic = PARENT_TOPIC
+            assessment = assess(topic, phase, message.text or "", conversation.history, months)
         severity, level = assessment.severity, assessment.support_level
     outcome.slots.update(topic=topic, severity=severity, support_level=level)
 

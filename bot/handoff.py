@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from bot.situations import SITUATIONS
+
 logger = logging.getLogger(__name__)
 
 TZ = ZoneInfo("Europe/Amsterdam")
@@ -35,7 +37,7 @@ TOPICS = (
 SEVERITIES = ("normaal", "aandacht", "crisis")
 SIGNALS = ("suicide", "geweld", "ouder_acuut", "medisch_acuut")
 PREFERENCES = ("chat", "phone", "whatsapp", "email")
-CRISIS_INTENTS = ("crisis_suicide", "crisis_geweld", "crisis_ouder_acuut", "crisis_medisch_acuut")
+CRISIS_INTENTS = tuple(f"crisis_{situation}" for situation in SITUATIONS)  # one per situation
 WHATSAPP_CHANNELS = ("whatsapp",)
 
 # form slots, in the order they are asked
@@ -345,6 +347,7 @@ class HandoffRequest:
     topic: Optional[str] = None
     age_months: Optional[int] = None
     signal: Optional[str] = None
+    situation: Optional[str] = None
     words_consent: bool = False
     parent_words: tuple[str, ...] = ()
     contact_preference: str = "chat"
@@ -382,6 +385,7 @@ def request_from_slots(
         topic=slots.get("topic"),
         age_months=int(months) if isinstance(months, (int, float)) and not isinstance(months, bool) else None,
         signal=slots.get("signal"),
+        situation=slots.get("situation"),
         words_consent=words,
         parent_words=select_parent_words(parent_messages) if words else (),
         contact_preference=slots.get(PREFERENCE_SLOT) or "chat",
@@ -406,7 +410,10 @@ def _phase(months: Optional[int]) -> Optional[str]:
 def sanitise(request: HandoffRequest) -> dict[str, Any]:
     """The case fields from a request: fixed ids only, words only with consent, valid detail."""
     topic = request.topic if request.topic in TOPICS else None
+    situation = request.situation if request.situation in SITUATIONS else None
     signal = request.signal if request.signal in SIGNALS else None
+    if situation and signal != SITUATIONS[situation]:
+        signal = SITUATIONS[situation]
     severity = request.severity if request.severity in SEVERITIES else "aandacht"
     if signal:
         severity = "crisis"
@@ -434,6 +441,7 @@ def sanitise(request: HandoffRequest) -> dict[str, Any]:
         age_months=months,
         phase=_phase(months),
         severity=severity,
+        situation=situation,
         signal=signal,
         words_consent=bool(request.words_consent),
         parent_words=words,
@@ -466,6 +474,25 @@ def _notify(notifier: Any, case: Any) -> None:
         notifier.notify_new_case(case)
     except Exception as error:  # noqa: BLE001 - the parent's reply must never fail on this
         logger.error("notification for case %s failed: %s", case.id, type(error).__name__)
+
+
+def alert_professional(store: Any, conversation_id: str, signal: Optional[str],
+                       situation: Optional[str], notifier: Any = None,
+                       now: Optional[datetime] = None) -> Any:
+    """A crisis came in while a professional holds the conversation: mark the case (the console
+    shows it at the top) and notify. None when the conversation has no active case."""
+    case = store.active_case_for(conversation_id)
+    if case is None:
+        return None
+    situation = situation if situation in SITUATIONS else None
+    signal = SITUATIONS[situation] if situation else (signal if signal in SIGNALS else None)
+    case = store.record_crisis_alert(case.id, signal, situation, now)
+    if notifier is not None:
+        try:
+            notifier.notify_crisis_alert(case)
+        except Exception as error:  # noqa: BLE001 - the parent's reply must never fail on this
+            logger.error("crisis alert for case %s failed: %s", case.id, type(error).__name__)
+    return case
 
 
 def should_stay_paused(store: Any, conversation_id: str) -> bool:

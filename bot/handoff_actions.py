@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ValidateHandoffForm", "ActionAskHandoffConsent", "ActionAskWordsConsent",
     "ActionAskContactPreference", "ActionAskContactDetail", "ActionOpenCase",
+    "ActionAlertProfessional",
 ]
 
 FORM_NAME = "handoff_form"
@@ -180,3 +181,20 @@ class ActionOpenCase(Action):
             return reset
         _say(dispatcher, handoff.after_case_opened(case, already_open=already))
         return reset
+
+
+class ActionAlertProfessional(Action):
+    """A crisis while a professional holds the conversation: the parent already has the static
+    crisis reply; this marks the case in the console and notifies the professionals."""
+
+    def name(self) -> Text:
+        return "action_alert_professional"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+            domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        try:
+            handoff.alert_professional(case_store(), tracker.sender_id, tracker.get_slot("signal"),
+                                       tracker.get_slot("situation"), notifier())
+        except Exception as error:  # noqa: BLE001 - the crisis reply has been sent already
+            logger.error("crisis alert failed: %s", type(error).__name__)
+        return []

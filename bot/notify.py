@@ -43,6 +43,8 @@ URGENCY_TEXT = {
     "normaal": "normaal",
 }
 _executor: Optional[ThreadPoolExecutor] = None
+NEW_CASE = "case.created"
+CRISIS_ALERT = "case.crisis_alert"  # a crisis while a professional holds the conversation
 
 
 def console_base_url(environ: Mapping[str, str] = os.environ) -> str:
@@ -62,17 +64,20 @@ class Notice:
     urgency: str
     created_at: str  # ISO 8601
     link: str
+    event: str = NEW_CASE  # NEW_CASE | CRISIS_ALERT
 
     @classmethod
-    def of(cls, case: Any, base_url: str) -> "Notice":
+    def of(cls, case: Any, base_url: str, event: str = NEW_CASE) -> "Notice":
         created = case.created_at
         return cls(case_id=case.id, urgency=case.severity,
                    created_at=created.isoformat() if created else "",
-                   link=case_link(case.id, base_url))
+                   link=case_link(case.id, base_url), event=event)
 
 
 class Notifier(Protocol):
     def notify_new_case(self, case: Any) -> None: ...
+
+    def notify_crisis_alert(self, case: Any) -> None: ...
 
 
 def _local_time(iso: str) -> str:
@@ -98,17 +103,22 @@ class EmailNotifier:
     def message(self, notice: Notice) -> EmailMessage:
         urgency = URGENCY_TEXT.get(notice.urgency, notice.urgency)
         message = EmailMessage()
-        message["Subject"] = f"Opvoedmaatje: nieuwe aanvraag (urgentie {notice.urgency})"
+        alert = notice.event == CRISIS_ALERT
+        message["Subject"] = ("Opvoedmaatje: crisissignaal in een gesprek dat je hebt overgenomen" if alert
+                              else f"Opvoedmaatje: nieuwe aanvraag (urgentie {notice.urgency})")
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain="opvoedmaatje.local")
         message["X-Opvoedmaatje-Urgency"] = notice.urgency
-        if notice.urgency == "crisis":
+        if notice.urgency == "crisis" or alert:
             message["X-Priority"] = "1"
             message["Importance"] = "high"
+        opening = ("In een gesprek dat een medewerker heeft overgenomen, zag de assistent een "
+                   "crisissignaal. De ouder kreeg meteen de crisisnummers.\n\n" if alert else
+                   "Er is een nieuwe aanvraag voor contact met een medewerker.\n\n")
         message.set_content(
-            "Er is een nieuwe aanvraag voor contact met een medewerker.\n\n"
+            opening +
             f"Urgentie: {urgency}\n"
             f"Binnengekomen: {_local_time(notice.created_at)}\n\n"
             f"Bekijk de aanvraag in de console (inloggen nodig):\n{notice.link}\n\n"
@@ -132,7 +142,7 @@ class WebhookNotifier:
     timeout: float = 3.0
 
     def body(self, notice: Notice) -> bytes:
-        payload = {"event": "case.created", "case_id": notice.case_id, "urgency": notice.urgency,
+        payload = {"event": notice.event, "case_id": notice.case_id, "urgency": notice.urgency,
                    "created_at": notice.created_at, "url": notice.link}
         return json.dumps(payload, separators=(",", ":")).encode("utf-8")
 
@@ -174,9 +184,9 @@ class CaseNotifier:
     base_url: str = "http://127.0.0.1:8080"
     background: bool = True
 
-    def send_now(self, case: Any) -> int:
+    def send_now(self, case: Any, event: str = NEW_CASE) -> int:
         """Send synchronously; returns how many channels succeeded."""
-        notice = Notice.of(case, self.base_url)
+        notice = Notice.of(case, self.base_url, event)
         sent = 0
         for channel in self.channels:
             try:
@@ -189,16 +199,22 @@ class CaseNotifier:
         return sent
 
     def notify_new_case(self, case: Any) -> Optional[Future]:
+        return self._notify(case, NEW_CASE)
+
+    def notify_crisis_alert(self, case: Any) -> Optional[Future]:
+        return self._notify(case, CRISIS_ALERT)
+
+    def _notify(self, case: Any, event: str) -> Optional[Future]:
         if not self.channels:
             logger.warning("case %s: no notification channel configured", getattr(case, "id", "?"))
             return None
         if not self.background:
-            self.send_now(case)
+            self.send_now(case, event)
             return None
         global _executor
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="notify")
-        return _executor.submit(self.send_now, case)
+        return _executor.submit(self.send_now, case, event)
 
 
 def _truthy(value: Optional[str]) -> bool:

@@ -30,7 +30,8 @@ DEFAULT_PHASE = "default"
 GENERIC_TOPIC = "opvoeden_algemeen"
 # Topics whose replies start with the "no medical advice" disclaimer.
 MEDICAL_TOPICS = frozenset({"gezondheid"})
-# How many tips the "aandacht" reply repeats after the advice to see a professional.
+# How many tips the "aandacht" reply repeats after the advice to see a professional (a phase
+# block's `safety` tips count in this and are always shown; see _content).
 AANDACHT_TIPS = 2
 
 # Last resort when a data file is missing or broken: the assistant must never be silent.
@@ -168,10 +169,20 @@ def sources(topic: Any) -> List[Tuple[str, str]]:
     return [("Opvoeden.nl", "https://www.opvoeden.nl")]
 
 
+def _join_names(names: List[str]) -> str:
+    """'A', 'A en B', 'A, B en C'."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} en {names[-1]}"
+
+
 def source_line(topic: Any) -> str:
-    """'Bron: Opvoeden.nl, NJi' for the topic."""
-    names = ", ".join(name for name, _ in sources(topic))
-    return text("source_line", names=names)
+    """'Gebaseerd op informatie van Opvoeden.nl, NJi en Thuisarts.nl.' for the topic.
+
+    The texts are our own, written on the basis of these sources; the line does not claim to
+    quote them.
+    """
+    return text("source_line", names=_join_names([name for name, _ in sources(topic)]))
 
 
 def _phase_block(topic: str, phase: str) -> Dict[str, Any]:
@@ -207,9 +218,21 @@ def _signs_heading(topic: str, phase: str) -> str:
 
 def _content(topic: str, phase: str, *, tips_heading_key: str, max_tips: Optional[int],
              with_signs: bool) -> str:
+    """why + tips (+ signs), then the block's `urgent` line.
+
+    `safety` tips (e.g. safe sleep, never shake a baby) follow the ordinary tips and are never cut:
+    with `max_tips` they take the place of ordinary tips, but at least one ordinary tip stays. The
+    `urgent` line (e.g. fever under 3 months: huisarts or 112) stands on its own, never under the
+    signs heading (which names the consultatiebureau for young children). Both are shown whatever
+    the severity.
+    """
     block = _phase_block(topic, phase)
     why = block.get("why") if isinstance(block.get("why"), str) else ""
-    tips = _strings(block.get("tips"))[:max_tips]
+    safety = _strings(block.get("safety"))
+    tips = _strings(block.get("tips"))
+    if max_tips is not None:
+        tips = tips[:max(1, max_tips - len(safety))]
+    tips += safety
     parts: List[str] = []
     heading = text("topic_heading", label=label(topic))
     parts.append(f"{heading} {why.strip()}".strip())
@@ -218,6 +241,9 @@ def _content(topic: str, phase: str, *, tips_heading_key: str, max_tips: Optiona
     signs = _strings(block.get("signs"))
     if with_signs and signs:
         parts.append(f"{_signs_heading(topic, phase)}\n{_bullets(signs)}")
+    urgent = block.get("urgent")
+    if isinstance(urgent, str) and urgent.strip():
+        parts.append(urgent.strip())
     if not why and not tips:
         return _FALLBACK_TEXT
     return "\n\n".join(parts)

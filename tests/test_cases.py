@@ -85,7 +85,7 @@ def test_migration_creates_the_schema_of_the_models(store: CaseStore) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == "0002"
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         diff = [d for d in compare_metadata(context, metadata)
@@ -97,7 +97,7 @@ def test_migrating_twice_changes_nothing(store: CaseStore) -> None:
     case = _case(store)
     store.migrate()
     assert store.get(case.id) == case
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == "0002"
 
 
 def test_downgrade_and_upgrade_again(sqlite_store: CaseStore) -> None:
@@ -123,7 +123,7 @@ def test_two_processes_starting_together_both_migrate(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert CaseStore.from_url(url, migrate=False).current_revision() == "0001"
+    assert CaseStore.from_url(url, migrate=False).current_revision() == "0002"
 
 
 @pytest.mark.parametrize("env, expected", [

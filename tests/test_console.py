@@ -340,8 +340,9 @@ def test_claim_reply_close(app, store, rasa) -> None:
     claim_call = rasa.posts("conv/with spaces")[-1]
     assert claim_call["what"] == "tracker/events" and claim_call["query"] == {
         "token": TOKEN, "execute_side_effects": "true", "output_channel": "latest"}
-    assert [e["event"] for e in claim_call["body"]] == ["pause", "bot"]
-    assert claim_call["body"][1]["text"].startswith("Je praat nu met Sanne")
+    assert [e["event"] for e in claim_call["body"]] == ["pause", "slot", "bot"]
+    assert claim_call["body"][1] == {**claim_call["body"][1], "name": "professional_holds", "value": True}
+    assert claim_call["body"][2]["text"].startswith("Je praat nu met Sanne")
 
     other = app.test_client()
     login(other, "piet@voorbeeldstad.example")
@@ -356,9 +357,9 @@ def test_claim_reply_close(app, store, rasa) -> None:
                        data={"csrf_token": token, "text": "Hoi, ik ben Sanne.\nHoe gaat het nu?"})
     assert sent.status_code == 302
     reply_call = rasa.posts("conv/with spaces")[-1]
-    assert [e["event"] for e in reply_call["body"]] == ["pause", "bot"]
-    assert reply_call["body"][1]["text"] == "Sanne (medewerker): Hoi, ik ben Sanne.\nHoe gaat het nu?"
-    assert reply_call["body"][1]["metadata"] == {"opvoedmaatje_professional": True}
+    assert [e["event"] for e in reply_call["body"]] == ["pause", "slot", "bot"]
+    assert reply_call["body"][2]["text"] == "Sanne (medewerker): Hoi, ik ben Sanne.\nHoe gaat het nu?"
+    assert reply_call["body"][2]["metadata"] == {"opvoedmaatje_professional": True}
     calls_before = len(rasa.calls)
     client.post(f"/console/cases/{case.id}/reply", data={"csrf_token": token, "text": "   "})
     client.post(f"/console/cases/{case.id}/reply", data={"csrf_token": token, "text": "x" * 2001})
@@ -369,8 +370,9 @@ def test_claim_reply_close(app, store, rasa) -> None:
 
     assert client.post(f"/console/cases/{case.id}/close", data={"csrf_token": token}).status_code == 302
     close_call = rasa.posts("conv/with spaces")[-1]
-    assert [e["event"] for e in close_call["body"]] == ["resume", "bot"]
-    assert "weer met Opvoedmaatje" in close_call["body"][1]["text"]
+    assert [e["event"] for e in close_call["body"]] == ["resume", "slot", "bot"]
+    assert close_call["body"][1]["value"] is False  # crisis replies go back to the usual rule
+    assert "weer met Opvoedmaatje" in close_call["body"][2]["text"]
     assert store.get(case.id).status == "closed"
     assert case.id not in client.get("/console/").get_data(as_text=True)
     actions = [a for _, a in audit_actions(store, case.id)]
@@ -411,7 +413,7 @@ def test_admin_can_close_any_case_and_unknown_case_is_404(app, store, rasa) -> N
     assert client.get("/console/cases/nope").status_code == 404
     client.post(f"/console/cases/{case.id}/close", data={"csrf_token": token})
     assert store.get(case.id).status == "closed"
-    assert [e["event"] for e in rasa.posts("conv-admin")[-1]["body"]] == ["resume"]  # no person to announce
+    assert [e["event"] for e in rasa.posts("conv-admin")[-1]["body"]] == ["resume", "slot"]  # no person to announce
 
 
 def test_security_headers(app) -> None:
@@ -470,3 +472,17 @@ def test_console_inside_the_web_app(store, rasa, monkeypatch: pytest.MonkeyPatch
     assert client.post(f"/console/cases/{case.id}/claim", data={"csrf_token": token}).status_code == 302
     assert rasa.posts("conv-web")[-1]["query"]["token"] == TOKEN  # RASA_API_URL, not the browser's RASA_URL
     assert client.get("/").status_code == 200  # the demo page is not behind the console's login
+
+
+def test_a_crisis_alert_is_shown_in_the_list_and_on_the_case_with_its_situation(app, store, rasa) -> None:
+    quiet = new_case(store, "conv-quiet", severity="crisis", signal="suicide", situation="suicidaal_kind")
+    held = new_case(store, "conv-held", severity="normaal", topic="driftbuien")
+    handoff.alert_professional(store, "conv-held", None, "ouder_grens")
+    client = app.test_client()
+    login(client)
+    listing = client.get("/console/").get_data(as_text=True)
+    assert "Crisissignaal in het gesprek" in listing
+    assert listing.index(f"/console/cases/{held.id}") < listing.index(f"/console/cases/{quiet.id}")
+    page = client.get(f"/console/cases/{held.id}").get_data(as_text=True)
+    assert "Crisissignaal tijdens het gesprek" in page and "ouder dreigt de grens over te gaan" in page
+    assert "kind denkt aan zelfdoding" in client.get(f"/console/cases/{quiet.id}").get_data(as_text=True)

@@ -77,8 +77,8 @@ def test_professional_logs_in_claims_and_replies(console) -> None:
             browser.close()
 
     posts = rasa.posts("web-parent-1")
-    assert [[e["event"] for e in c["body"]] for c in posts] == [["pause", "bot"], ["pause", "bot"]]
-    assert posts[1]["body"][1]["text"] == "Sanne (medewerker): Hoi, ik ben Sanne van het CJG. Hoe gaat het nu?"
+    assert [[e["event"] for e in c["body"]] for c in posts] == [["pause", "slot", "bot"], ["pause", "slot", "bot"]]
+    assert posts[1]["body"][2]["text"] == "Sanne (medewerker): Hoi, ik ben Sanne van het CJG. Hoe gaat het nu?"
     assert all(c["query"] == {"token": TOKEN, "execute_side_effects": "true", "output_channel": "latest"}
                for c in posts)
     assert [a.action for a in reversed(store.audit_log(case.id))] == [

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bot import crisis
-from bot.crisis import CrisisMatch, detect_crisis, is_benign_figure_of_speech, normalise
+from bot.crisis import SITUATIONS, CrisisMatch, detect_crisis, is_benign_figure_of_speech, normalise
 
 REDTEAM = Path(__file__).parent / "data" / "redteam.yml"
 SIGNALS = {"suicide", "geweld", "ouder_acuut", "medisch_acuut"}
@@ -176,6 +176,146 @@ def test_rule_ids_unique_and_signals_valid() -> None:
     assert {r[1] for r in crisis.rules()} == SIGNALS
 
 
+# The situations of CONTRACT.md 4b, in the contract's order, with their signal.
+CONTRACT_SITUATIONS = {
+    "suicidaal_kind": "suicide", "suicidaal_ouder": "suicide",
+    "mishandeling": "geweld", "huiselijk_geweld": "geweld", "seksueel_misbruik": "geweld",
+    "uitbuiting": "geweld", "vermist": "geweld",
+    "ouder_grens": "ouder_acuut", "ouder_psychisch": "ouder_acuut",
+    "vergiftiging": "medisch_acuut", "medisch_baby": "medisch_acuut", "medisch_acuut": "medisch_acuut",
+    "eetstoornis_acuut": "medisch_acuut",
+}
+
+
+def test_situations_mapping_is_the_contracts() -> None:
+    assert list(SITUATIONS.items()) == list(CONTRACT_SITUATIONS.items())
+
+
+def test_every_rule_has_one_valid_situation_and_every_situation_a_rule() -> None:
+    details = crisis.rule_situations()
+    assert [d[0] for d in details] == [r[0] for r in crisis.rules()]
+    for rule_id, signal, situation, _ in details:
+        assert situation in SITUATIONS, (rule_id, situation)
+        assert SITUATIONS[situation] == signal, (rule_id, signal, situation)
+    assert {d[2] for d in details} == set(SITUATIONS)
+
+
+def test_every_rule_example_gives_the_rules_situation() -> None:
+    failures = []
+    for rule_id, signal, situation, examples in crisis.rule_situations():
+        for example in examples:
+            result = detect_crisis(example)
+            if result is None or (result.signal, result.situation) != (signal, situation):
+                failures.append((rule_id, situation, example, result))
+    assert not failures, failures
+
+
+def test_every_crisis_match_carries_a_situation_of_its_signal() -> None:
+    for item in CRISIS_ITEMS:
+        for text in _item_turns(item):
+            result = detect_crisis(text)
+            if result is not None:
+                assert SITUATIONS[result.situation] == result.signal, (text, result)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("situation: suicidaal_ouder", ""), "has no situation"),
+        (("situation: suicidaal_ouder", "situation: suicidaal"), "unknown situation"),
+        (("situation: suicidaal_ouder", "situation: vermist"), "belongs to signal geweld"),
+    ],
+)
+def test_a_rule_without_a_valid_situation_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     change: Tuple[str, str], message: str) -> None:
+    text = crisis.DATA_FILE.read_text(encoding="utf-8")
+    first = text.index("situation: suicidaal_ouder")
+    broken = text[:first] + text[first:].replace(change[0], change[1], 1)
+    path = tmp_path / "crisis.yml"
+    path.write_text(broken, encoding="utf-8")
+    monkeypatch.setattr(crisis, "DATA_FILE", path)
+    crisis._engine.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=message):
+            crisis._engine()
+    finally:
+        monkeypatch.undo()
+        crisis._engine.cache_clear()
+        crisis._rule_literals.cache_clear()
+    assert detect_crisis("ik wil dood") is not None
+
+
+@pytest.mark.parametrize(
+    "text, situation",
+    [
+        # the writer's own words are the parent's; quoted, or written by a child, they are the child's
+        ("ik wil dood", "suicidaal_ouder"),
+        ("ik zie het niet meer zitten, de baby huilt de hele dag", "suicidaal_ouder"),
+        ("soms denk ik dat mijn kinderen beter af zijn zonder mij", "suicidaal_ouder"),
+        ("mijn man zegt dat hij er een eind aan wil maken", "suicidaal_ouder"),
+        ("mijn dochter van 13 zegt dat ze dood wil", "suicidaal_kind"),
+        ("mijn zoon schreef in zijn dagboek: ik wil niet meer leven", "suicidaal_kind"),
+        ("ik ben 14 en ik wil dood", "suicidaal_kind"),
+        ("mijn zoon zei tegen mijn man dat hij dood wil", "suicidaal_kind"),
+        ("mijn man en ik zijn bang dat onze dochter zelfmoord wil plegen", "suicidaal_kind"),
+        # geweld
+        ("mijn man slaat de kinderen", "mishandeling"),
+        ("mijn man slaat mij waar de kinderen bij zijn", "huiselijk_geweld"),
+        ("papa doet me pijn", "mishandeling"),
+        ("opa zit aan haar plassertje", "seksueel_misbruik"),
+        ("mijn zoon moet van oudere jongens drugs verkopen anders slaan ze hem", "uitbuiting"),
+        ("mijn dochter van 14 heeft een loverboy", "uitbuiting"),
+        ("mijn dochter van 7 is weg en ik kan haar nergens vinden", "vermist"),
+        ("onze zoon van 16 is gisteravond niet thuisgekomen en zijn telefoon staat uit", "vermist"),
+        ("de kinderen zijn meegenomen naar het buitenland", "vermist"),
+        # ouder_acuut
+        ("ik heb de baby net door elkaar geschud", "ouder_grens"),
+        ("als hij nog een keer krijst weet ik niet wat ik doe", "ouder_grens"),
+        ("ik ga weg, de kinderen zoeken het maar uit, ik kan niet meer", "ouder_grens"),
+        ("mijn vriendin is twee weken geleden bevallen en zegt dat de baby niet van haar is", "ouder_psychisch"),
+        ("mijn man is dronken en moet op de kinderen passen", "ouder_psychisch"),
+        # medisch_acuut
+        ("mijn zoon van 2 heeft een vaatwastablet in zijn mond gehad", "vergiftiging"),
+        ("mijn baby van 3 weken drinkt niet meer en is heel slap", "medisch_baby"),
+        ("baby van 6 weken heeft 38,5", "medisch_baby"),
+        ("mijn baby ademt niet meer", "medisch_acuut"),
+        ("mijn dochter van 14 eet al dagen niets en is vandaag flauwgevallen", "eetstoornis_acuut"),
+    ],
+)
+def test_situation(text: str, situation: str) -> None:
+    result = detect_crisis(text)
+    assert result is not None and result.situation == situation, result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we raakten hem even kwijt in de supermarkt, hoe leer ik hem dichtbij te blijven",
+        "zijn knuffel is weg en ik kan hem nergens vinden",
+        "mijn dochter is haar knuffel kwijt en ik kan hem niet vinden",
+        "hoe voorkom ik dat mijn kind wegloopt in een drukke stad",
+        "wat moet ik doen als mijn kind niet thuiskomt na school",
+        "mijn zoon van 17 is niet thuisgekomen maar heeft geappt dat hij bij zijn vriendin slaapt",
+        "hij dreigt weg te lopen als hij zijn zin niet krijgt",
+        "ik heb het gevoel dat ik mijn dochter kwijt ben aan haar telefoon",
+        "mijn zoon van 15 heeft een bijbaan als pakketbezorger",
+        "hoe praat ik met mijn zoon over loverboys",
+        "moet ik mijn kind de spullen terug laten brengen naar de winkel",
+        "ik weet niet wat ik moet doen met zijn driftbuien",
+        "mag ik mijn kinderen van 10 en 12 een uurtje alleen laten",
+        "ik ben sinds de bevalling een beetje in de war over al die adviezen",
+        "mijn man denkt dat de baby niet van hem is, moeten we een dna test doen",
+        "mijn peuter eet al dagen bijna niets",
+        "mijn zoon van 10 eet al 2 dagen niks, hij heeft buikgriep",
+        "ze viel flauw bij het bloedprikken",
+        "mijn baby is een beetje slap na de prik",
+        "mijn baby is verkouden en ademt snel door zijn neus",
+    ],
+)
+def test_not_a_crisis_near_new_situations(text: str) -> None:
+    assert detect_crisis(text) is None
+
+
 def test_benign_pattern_examples_are_benign() -> None:
     for benign_id, examples in crisis.benign_patterns():
         assert examples, benign_id
@@ -274,7 +414,7 @@ def test_not_a_crisis(text: str) -> None:
 
 def test_benign_part_does_not_hide_a_crisis() -> None:
     text = "ik ben doodmoe en ik wil niet meer leven"
-    assert detect_crisis(text) == CrisisMatch("suicide", "sui_not_live")
+    assert detect_crisis(text) == CrisisMatch("suicide", "suicidaal_ouder", "sui_not_live_ik")
     assert not is_benign_figure_of_speech(text)
     assert not is_benign_figure_of_speech("mijn dochter van 9 zegt 'ik wil dood'")
     assert not is_benign_figure_of_speech("mijn dochter van 3 wil niet slapen")
@@ -369,7 +509,7 @@ def test_one_megabyte_of_text_is_fast() -> None:
         assert seconds < 0.5, f"{name}: {seconds:.3f}s"
     # a crisis at the end of a long pasted text is still found
     tail = ("Mijn zoon van 4 slaapt slecht. " * 30_000) + "Mijn dochter wil dood."
-    assert detect_crisis(tail) == CrisisMatch("suicide", "sui_want_die")
+    assert detect_crisis(tail) == CrisisMatch("suicide", "suicidaal_kind", "sui_want_die")
 
 
 def test_normal_message_well_under_one_millisecond() -> None:
@@ -387,7 +527,7 @@ def test_normal_message_well_under_one_millisecond() -> None:
 
 def test_crisis_match_never_contains_message_text() -> None:
     fields = [f.name for f in dataclasses.fields(CrisisMatch)]
-    assert fields == ["signal", "rule"]
+    assert fields == ["signal", "situation", "rule"]
     rule_ids = {r[0] for r in crisis.rules()}
     for item in CRISIS_ITEMS:
         for text in _item_turns(item):
@@ -395,6 +535,7 @@ def test_crisis_match_never_contains_message_text() -> None:
             if result is None:
                 continue
             assert result.signal in SIGNALS
+            assert SITUATIONS[result.situation] == result.signal
             assert result.rule in rule_ids  # an id from crisis.yml, nothing derived from the text
             assert text not in repr(result)
     marker = "Pietje-Puk-uit-Noorderwijk"

@@ -107,3 +107,48 @@ def test_support_in_a_named_neighbourhood_comes_from_that_neighbourhood(catalogu
     assert out.slots["municipality"] == "Voorbeeldstad"
     assert "Noorderwijk" in out.replies[0].text
     assert len(out.replies) >= 2
+
+
+def _sentences(text):
+    import re
+    return [s for s in re.split(r"(?<=[.?!])\s+", text) if s.strip()]
+
+
+@pytest.mark.parametrize("key", ["crisis_reminder", "action_server_down"])
+def test_a_parent_afraid_of_hurting_the_child_is_sent_to_veilig_thuis_and_the_huisarts(key):
+    """Issue 13: fear of hurting the child is for Veilig Thuis and the huisarts; 113 is for suicide."""
+    text = dialogue.say(key)
+    sentences = _sentences(text)
+    fear = [i for i, s in enumerate(sentences) if "iets aandoet" in s]
+    assert fear, text
+    answer = " ".join(sentences[fear[0]:fear[0] + 3])
+    assert "Veilig Thuis: 0800-2000" in answer
+    for i, sentence in enumerate(sentences):
+        if "113" in sentence:  # only after the question about suicide
+            context = " ".join(sentences[max(0, i - 1):i + 1])
+            assert "zelfdoding" in context and "aandoet" not in context, context
+    if key == "crisis_reminder":
+        assert "huisarts" in answer
+
+
+def test_after_a_parent_crisis_the_reminder_names_veilig_thuis_for_fear_of_hurting_the_child():
+    state = {"severity": "crisis", "support_level": "D", "signal": "ouder_acuut"}
+    out = dialogue.respond(conv(state), Message("hij huilt de hele dag", "topic_huilen", age_entity(3)))
+    reminder = out.replies[-1].text
+    assert reminder == dialogue.say("crisis_reminder")
+    assert "bang dat je je kind iets aandoet" in reminder and "0800-2000" in reminder
+
+
+@pytest.mark.parametrize("text,intent,entities", [
+    ("ik ben niet blij met mijn baby en huil de hele dag", "topic_huilen", age_entity(2)),
+    ("ik voel me zo somber sinds de bevalling", "topic_ouder_welzijn", ()),
+    ("heb ik een postnatale depressie?", "topic_emoties", ()),
+])
+def test_postnatal_depression_is_aandacht_and_the_reply_names_it(text, intent, entities):
+    """Issue 13: the parent's own low mood after the birth gets the ouder_welzijn reply, aandacht."""
+    out = dialogue.respond(conv(), Message(text, intent, entities))
+    assert out.slots["topic"] == "ouder_welzijn"
+    assert (out.slots["severity"], out.slots["support_level"]) == ("aandacht", "D")
+    assert out.slots["awaiting_age"] is False
+    joined = all_text(out)
+    assert "postnatale depressie" in joined and "huisarts" in joined

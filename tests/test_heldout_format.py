@@ -29,6 +29,8 @@ DIALOGUE_INTENTS = (
     "ask_human", "bot_challenge", "out_of_scope", "delete_data", "more_tips",
     "support_nearby",
 )
+# the held-out set labels crises by signal (it predates the situations); the evaluation compares
+# the signal of the predicted situation
 CRISIS_INTENTS = (
     "crisis_suicide", "crisis_geweld", "crisis_ouder_acuut", "crisis_medisch_acuut",
 )

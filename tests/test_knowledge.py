@@ -49,7 +49,7 @@ CELLS = {
     ("2-4", "normal", "niet zindelijk"):
         ({"zindelijkheid"}, 36, "Mijn dochter van 3 is nog niet zindelijk"),
     ("2-4", "serious", "scheidingsangst"):
-        ({"scheidingsangst"}, 36, "Mijn zoon van 3 klampt zich vast en huilt als ik hem naar de opvang breng"),
+        ({"scheidingsangst"}, 36, "Mijn zoon van 3 kan nergens zonder mij zijn, ook niet even bij oma"),
     ("2-4", "serious", "fobische/sociale angst"):
         ({"angst", "sociaal"}, 48, "Mijn dochter van 4 praat niet op de opvang, ze heeft sociale angst"),
     ("2-4", "serious", "taal-, spraak-, motoriekstoornis"):
@@ -71,7 +71,7 @@ CELLS = {
     ("5-12", "normal", "laag prestatieniveau"):
         ({"school"}, 120, "Mijn zoon van 10 haalt lage cijfers voor rekenen"),
     ("5-12", "normal", "schoolweigering"):
-        ({"school"}, 84, "Mijn dochter van 7 wil niet naar school"),
+        ({"school"}, 84, "Mijn dochter van 7 ziet op tegen school"),
     ("5-12", "normal", "incidenteel stelen of vandalisme"):
         ({"liegen_stelen"}, 108, "Mijn zoon van 9 heeft geld gestolen uit mijn portemonnee"),
     ("5-12", "normal", "ritualistisch gedrag"):
@@ -167,7 +167,25 @@ def test_pinned_age_fits_the_phase(key):
 @pytest.mark.parametrize("topic,phase,months,text,severity,problem", [
     ("eten", "0-2", 6, "Ze wil geen fruithapje", "normaal", "voedingsproblemen"),
     ("scheidingsangst", "0-2", 12, "Hij huilt als ik wegga", "normaal", "scheidingsangst"),
-    ("scheidingsangst", "2-4", 36, "Hij huilt als ik wegga", "aandacht", "scheidingsangst"),
+    # issue 13: crying at drop-off is ordinary at 2-4 (as the reply says); beyond the age is not
+    ("scheidingsangst", "2-4", 36, "Hij huilt als ik wegga", "normaal", None),
+    ("scheidingsangst", "2-4", 36, "Hij huilt bij het brengen naar de opvang", "normaal", None),
+    ("scheidingsangst", "2-4", 36, "Hij kan nergens zonder mij zijn", "aandacht", "scheidingsangst"),
+    # issue 13: bed-wetting is normal at 5, serious from about 6 or when it troubles the child
+    ("zindelijkheid", "5-12", 60, "Hij plast nog in bed", "normaal", None),
+    ("zindelijkheid", "5-12", 71, "Hij plast nog in bed", "normaal", None),
+    ("zindelijkheid", "5-12", 72, "Hij plast nog in bed", "aandacht", "bedplassen"),
+    ("zindelijkheid", "5-12", 66, "Hij plast nog in bed en schaamt zich", "aandacht", "bedplassen"),
+    ("zindelijkheid", "5-12", 62, "Ze plast in bed en wil niet meer logeren", "aandacht", "bedplassen"),
+    ("zindelijkheid", "5-12", 62, "Ze plast overdag in haar broek en 's nachts in bed", "aandacht", "onzindelijkheid"),
+    # issue 13: refusing school is serious; reluctance now and then is not
+    ("school", "5-12", 84, "Hij wil niet naar school", "aandacht", "schoolweigering"),
+    ("school", "5-12", 84, "Ze weigert naar school te gaan", "aandacht", "schoolweigering"),
+    ("school", "5-12", 84, "Hij wil soms niet naar school", "normaal", "schoolweigering"),
+    ("school", "5-12", 84, "Hij heeft een hekel aan school", "normaal", "schoolweigering"),
+    ("school", "12-19", 168, "Ze wil niet meer naar school", "aandacht", "schoolweigering"),
+    ("pesten", "5-12", 96, "Hij wordt gepest en wil niet meer naar school", "aandacht", "schoolweigering"),
+    ("pesten", "12-19", 168, "Ze wordt gepest en durft niet naar school", "aandacht", "schoolweigering"),
     ("zindelijkheid", "5-12", 84, "Ze plast in bed", "aandacht", "bedplassen"),
     ("alcohol_drugs", "12-19", 180, "Hij heeft wiet gerookt op een feestje", "normaal",
      "gebruik psychoactieve stoffen (alcohol, drugs)"),
@@ -369,7 +387,8 @@ def test_without_age_the_verdict_is_provisional(topic, text, severity):
 
 
 def test_age_decides_when_phase_is_missing_and_adults_use_the_last_phase():
-    assert baseline("scheidingsangst", None, 36, "").severity == "aandacht"
+    assert baseline("scheidingsangst", None, 36, "").severity == "normaal"  # issue 13
+    assert baseline("scheidingsangst", None, 72, "").severity == "aandacht"
     assert baseline("scheidingsangst", None, 12, "").severity == "normaal"
     assert baseline("alcohol_drugs", None, 240, "Mijn zoon van 20 blowt elke dag").severity == "aandacht"
 

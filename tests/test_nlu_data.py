@@ -10,6 +10,8 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import yaml
 
+from bot.situations import SITUATIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 NLU_DIR = ROOT / "data" / "nlu"
 HELDOUT = ROOT / "tests" / "data" / "nlu_heldout.yml"
@@ -28,7 +30,7 @@ DIALOGUE_INTENTS = [
     "greet", "goodbye", "affirm", "deny", "thanks", "inform_age", "inform_place", "ask_human",
     "bot_challenge", "out_of_scope", "delete_data", "more_tips", "support_nearby",
 ]
-CRISIS_INTENTS = ["crisis_suicide", "crisis_geweld", "crisis_ouder_acuut", "crisis_medisch_acuut"]
+CRISIS_INTENTS = [f"crisis_{situation}" for situation in SITUATIONS]  # CONTRACT.md 4b
 ALL_INTENTS = [f"topic_{t}" for t in TOPICS] + DIALOGUE_INTENTS + CRISIS_INTENTS
 
 FEATURE_KEYS = {"regex", "lookup", "synonym"}

@@ -192,3 +192,33 @@ def test_both_channels_and_none(smtp, hook, case, caplog) -> None:
 ])
 def test_console_base_url(env: dict, expected: str) -> None:
     assert notify.console_base_url(env) == expected
+
+
+def test_a_crisis_while_a_professional_holds_the_conversation_is_alerted_by_email_and_webhook(
+        smtp, hook, tmp_path) -> None:
+    """Issue 13: the case is marked (the console lists it first) and both channels say so, with no
+    content."""
+    from bot import handoff
+
+    inbox, port = smtp
+    handler, url = hook
+    store = CaseStore.from_url(f"sqlite:///{tmp_path / 'alert.db'}")
+    held = store.create_case(conversation_id="conv-held", severity="normaal", topic="driftbuien")
+    other = store.create_case(conversation_id="conv-other", severity="crisis", signal="suicide")
+    notifier = notify.notifier_from_env({**_env(port), "NOTIFY_WEBHOOK_URL": url}, background=False)
+
+    assert handoff.alert_professional(store, "conv-nobody", "geweld", "vermist", notifier) is None
+    alerted = handoff.alert_professional(store, "conv-held", "geweld", "vermist", notifier)
+    assert (alerted.severity, alerted.signal, alerted.situation) == ("crisis", "geweld", "vermist")
+    assert alerted.alerted_at is not None
+    assert [c.id for c in store.list_cases()] == [held.id, other.id]  # the alert comes first
+
+    assert inbox.arrived.wait(5)
+    message: Message = message_from_bytes(inbox.messages[0][2])
+    body = message.get_payload(decode=True).decode("utf-8")
+    assert "crisissignaal" in message["Subject"] and message["X-Priority"] == "1"
+    assert "crisisnummers" in body and f"{BASE}/console/cases/{held.id}" in body
+    payload = json.loads(handler.received[0][1])
+    assert payload["event"] == "case.crisis_alert" and payload["case_id"] == held.id
+    for raw in (inbox.messages[0][2].decode("utf-8", "replace"), handler.received[0][1].decode()):
+        assert "conv-held" not in raw and "driftbuien" not in raw and "vermist" not in raw

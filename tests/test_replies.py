@@ -68,8 +68,11 @@ def strings(data: Any) -> Iterator[str]:
     for block in data["phases"].values():
         yield block["why"]
         yield from block["tips"]
+        yield from block.get("safety", [])
         yield from block["more_tips"]
         yield from block["signs"]
+        if "urgent" in block:
+            yield block["urgent"]
 
 
 def sentences(value: str) -> List[str]:
@@ -113,10 +116,15 @@ def test_topic_file_structure(topic):
         assert 2 <= len(block["tips"]) <= 4, key
         assert 2 <= len(block["more_tips"]) <= 3, key
         assert 1 <= len(block["signs"]) <= 3, key
-        for item in block["tips"] + block["more_tips"] + block["signs"]:
+        safety = block.get("safety", [])
+        assert len(safety) <= 2 and len(block["tips"]) + len(safety) <= 4, key  # 3-4 tips at most
+        for item in block["tips"] + safety + block["more_tips"] + block["signs"]:
             assert isinstance(item, str) and item.strip(), key
+        assert isinstance(block.get("urgent", "x"), str) and block.get("urgent", "x").strip(), key
+        assert set(block) <= {"why", "tips", "safety", "more_tips", "signs", "urgent"}, key
         # no tip repeated as an extra tip
-        assert not set(block["tips"]) & set(block["more_tips"]), key
+        assert not set(block["tips"] + safety) & set(block["more_tips"]), key
+        assert not set(block["tips"]) & set(safety), key
 
 
 @pytest.mark.parametrize("topic", CONTRACT_TOPICS)
@@ -144,8 +152,9 @@ def test_text_lengths(topic):
     assert len(data["aandacht"]) <= MAX_AANDACHT
     for key, block in data["phases"].items():
         assert len(block["why"]) <= MAX_WHY, (key, block["why"])
-        for item in block["tips"] + block["more_tips"] + block["signs"]:
+        for item in block["tips"] + block.get("safety", []) + block["more_tips"] + block["signs"]:
             assert len(item) <= MAX_ITEM, (key, item)
+        assert len(block.get("urgent", "")) <= MAX_ITEM, key
 
 
 @pytest.mark.parametrize("topic", CONTRACT_TOPICS)
@@ -221,6 +230,110 @@ def test_ouder_welzijn_names_crisis_lines():
     assert "113" in joined and "0800-2000" in joined
 
 
+# ---------------------------------------------------------------- safety in the first reply (issue 13)
+
+SHAKE = "Schud nooit met je baby. Word je boos of wanhopig? Leg je baby veilig in bed en loop even weg."
+SAFE_SLEEP = ("op de rug", "eigen bedje", "slaapzak", "Geen kussen of dekbed", "Rook niet in huis")
+ACUTE = re.compile(r"koorts|benauwd|ademt|ademen|ingeslikt|vergift|112", re.IGNORECASE)
+FEAR_OF_HURTING = re.compile(r"bang\b[^.:]*(pijn doet|pijn te doen|iets aandoet|aan te doen)")
+
+
+def _tips_list(main: str) -> List[str]:
+    """The bullets of the tips paragraph of a main message."""
+    for paragraph in main.split("\n\n"):
+        lines = paragraph.splitlines()
+        if lines[0] in (replies.text("tips_heading"), replies.text("aandacht_tips_heading")):
+            return [line for line in lines[1:] if line.startswith("• ")]
+    return []
+
+
+@pytest.mark.parametrize("topic", ["slapen", "huilen"])
+@pytest.mark.parametrize("severity", ["normaal", "aandacht"])
+def test_safe_sleep_and_never_shake_are_in_the_first_reply_at_0_2(topic, severity):
+    main = replies.topic_reply(topic, "0-2", severity)[-2].text
+    tips = _tips_list(main)
+    assert 3 <= len(tips) <= 4
+    assert f"• {SHAKE}" in tips
+    sleep = [tip for tip in tips if "Veilig slapen" in tip]
+    assert len(sleep) == 1 and all(part in sleep[0] for part in SAFE_SLEEP), tips
+    # not only behind the 'Meer tips' button
+    assert SHAKE not in replies.more_tips(topic, "0-2")[0].text
+
+
+@pytest.mark.parametrize("topic", CONTRACT_TOPICS)
+def test_acute_symptoms_of_a_baby_never_stand_under_the_consultatiebureau(topic):
+    """Fever, breathing trouble and poisoning at 0-2 go to the huisarts(enpost) or 112."""
+    main = replies.topic_reply(topic, "0-2", "normaal")[-2].text
+    for paragraph in main.split("\n\n"):
+        heading, *items = paragraph.splitlines()
+        if "consultatiebureau" in heading:
+            for item in items:
+                assert not ACUTE.search(item), (topic, item)
+        if ACUTE.search(paragraph) and not heading.startswith("Over "):
+            assert re.search(r"huisarts|112", paragraph), (topic, paragraph)
+
+
+@pytest.mark.parametrize("severity", ["normaal", "aandacht"])
+def test_gezondheid_at_0_2_sends_fever_breathing_and_poisoning_to_huisarts_or_112(severity):
+    main = replies.topic_reply("gezondheid", "0-2", severity)[-2].text
+    urgent = [p for p in main.split("\n\n") if "koorts" in p]
+    assert len(urgent) == 1
+    for word in ("3 maanden", "benauwd", "ingeslikt", "meteen de huisarts of 112"):
+        assert word in urgent[0]
+    assert "consultatiebureau" not in urgent[0]
+    heading = load("gezondheid")["signs_heading"]
+    assert "consultatiebureau" not in heading and "huisarts" in heading
+    for phase in PHASES + [None]:
+        assert heading in replies.topic_reply("gezondheid", phase, "normaal")[-2].text
+
+
+@pytest.mark.parametrize("phase", ["0-2", None])
+@pytest.mark.parametrize("severity", ["normaal", "aandacht"])
+def test_ouder_welzijn_names_postnatal_depression(phase, severity):
+    assert "postnatale depressie" in all_text(replies.topic_reply("ouder_welzijn", phase, severity))
+
+
+@pytest.mark.parametrize("topic", CONTRACT_TOPICS)
+@pytest.mark.parametrize("phase", PHASES + [None])
+def test_fear_of_hurting_the_child_goes_to_veilig_thuis_and_the_huisarts(topic, phase):
+    """Not to the suicide line: 113 is for thoughts of suicide."""
+    main = replies.topic_reply(topic, phase, "normaal")[-2].text
+    for paragraph in main.split("\n\n"):
+        heading = paragraph.splitlines()[0]
+        for line in paragraph.splitlines():
+            if FEAR_OF_HURTING.search(line):
+                assert "Veilig Thuis" in line and "0800-2000" in line, line
+                assert "113" not in line, line
+                assert "huisarts" in line or "huisarts" in heading, line
+
+
+@pytest.mark.parametrize("phase", PHASES + [None])
+def test_lonely_or_exhausted_parent_hears_of_de_luisterlijn(phase):
+    line = "De Luisterlijn: 0900-0767, dag en nacht"
+    assert line in replies.topic_reply("ouder_welzijn", phase, "normaal")[-2].text
+    assert line in all_text(replies.topic_reply("ouder_welzijn", phase, "aandacht"))
+
+
+def test_reply_texts_agree_with_the_triage_of_issue_13():
+    """Bed-wetting: normal at 5, help from 6 or when it troubles the child; refusing school: help."""
+    signs = " ".join(load("zindelijkheid")["phases"]["5-12"]["signs"])
+    assert "6 jaar of ouder" in signs and "schaamt" in signs and "logeren" in signs
+    for topic in ("school", "pesten"):
+        assert "niet" in " ".join(load(topic)["phases"]["5-12"]["signs"]) and \
+            "naar school wil" in " ".join(load(topic)["phases"]["5-12"]["signs"])
+    assert load("scheidingsangst")["phases"]["2-4"]["why"].startswith("Veel peuters")
+
+
+@pytest.mark.parametrize("topic", CONTRACT_TOPICS)
+def test_source_line_says_based_on_not_bron(topic):
+    for result in (replies.topic_reply(topic, "2-4", "normaal"), replies.topic_reply(topic, "2-4", "aandacht"),
+                   replies.more_tips(topic, "2-4")):
+        last = result[-1].text.splitlines()[-1]
+        assert last.startswith("Gebaseerd op informatie van ") and last.endswith(".")
+        assert "Bron" not in all_text(result)
+    assert replies.source_line("slapen") == "Gebaseerd op informatie van Opvoeden.nl, NJi en Thuisarts.nl."
+
+
 # ---------------------------------------------------------------- replies.py
 
 
@@ -249,13 +362,16 @@ def test_normaal_reply_content(topic, phase):
     assert len(content) <= MAX_CONTENT, (topic, phase, len(content))
     assert content.startswith(f"Over {data['label']}:")
     assert block["why"] in content
-    for item in block["tips"] + block["signs"]:
+    for item in block["tips"] + block.get("safety", []) + block["signs"]:
         assert item in content
+    if "urgent" in block:
+        assert content.endswith(block["urgent"])
     assert result[-1].buttons == (("Meer tips", "/more_tips"),
                                   ("Hulp in de buurt", "/support_nearby"),
                                   ("Praat met iemand", "/ask_human"))
-    names = ", ".join(s["name"] for s in data["sources"])
-    assert result[-1].text.endswith(f"Bron: {names}")
+    names = [s["name"] for s in data["sources"]]
+    joined = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} en {names[-1]}"
+    assert result[-1].text.endswith(f"Gebaseerd op informatie van {joined}.")
 
 
 @pytest.mark.parametrize("topic", CONTRACT_TOPICS)
@@ -268,12 +384,14 @@ def test_aandacht_reply_puts_professional_first(topic, phase):
     assert data["aandacht"] in main
     assert main.index(data["aandacht"]) < main.index(block["why"])
     assert block["tips"][0] in main
+    for item in block.get("safety", []) + [block.get("urgent", block["why"])]:
+        assert item in main  # safety tips and the urgent line whatever the severity
     assert not any(sign in main for sign in block["signs"])
     assert len(main) <= MAX_CONTENT + 100
     assert result[-1].buttons == (("Praat met iemand", "/ask_human"),
                                   ("Hulp in de buurt", "/support_nearby"))
     assert result[-1].text.startswith(replies.text("aandacht_question"))
-    assert "Bron: " in result[-1].text.splitlines()[-1]
+    assert result[-1].text.splitlines()[-1].startswith("Gebaseerd op informatie van ")
 
 
 @pytest.mark.parametrize("topic", ["slapen", "media", None])
@@ -335,7 +453,7 @@ def test_more_tips(topic, phase):
         assert item in body
     assert result[-1].buttons == (("Hulp in de buurt", "/support_nearby"),
                                   ("Praat met iemand", "/ask_human"))
-    assert result[-1].text.splitlines()[-1].startswith("Bron: ")
+    assert result[-1].text.splitlines()[-1].startswith("Gebaseerd op informatie van ")
 
 
 def test_age_question():
@@ -355,7 +473,8 @@ def test_common_texts():
     assert replies.text("buttons").strip()          # a mapping, not a text: fallback
     assert replies.text("signs_heading.0-2").startswith("Bel het consultatiebureau")
     assert "geen arts" in replies.text("health_disclaimer")
-    assert replies.text("source_line", names="Opvoeden.nl, NJi") == "Bron: Opvoeden.nl, NJi"
+    assert replies.text("source_line", names="Opvoeden.nl en NJi") == \
+        "Gebaseerd op informatie van Opvoeden.nl en NJi."
 
 
 def test_common_button_titles_fit_whatsapp():

@@ -11,7 +11,7 @@ from bot import knowledge, triage
 from bot.triage import Assessment, assess
 
 SIGNALS = ("duration", "frequency", "intensity", "daily_life", "parent_alarm", "professional_concern",
-           "parent_worry")
+           "postnatal", "parent_worry")
 
 
 # --- the examples of the brief -------------------------------------------------------------------
@@ -29,7 +29,7 @@ SIGNALS = ("duration", "frequency", "intensity", "daily_life", "parent_alarm", "
     ("alcohol_drugs", "12-19", 192, "Hij drinkt elk weekend tot hij dronken is", "aandacht"),
     ("seksualiteit", "12-19", 180, "Mijn dochter van 15 denkt dat ze lesbisch is", "normaal"),
     ("scheidingsangst", "0-2", 12, "Mijn dochter van 1 huilt als ik haar naar de opvang breng", "normaal"),
-    ("scheidingsangst", "2-4", 36, "Mijn dochter van 3 huilt als ik haar naar de opvang breng", "aandacht"),
+    ("scheidingsangst", "2-4", 36, "Mijn dochter van 3 huilt als ik haar naar de opvang breng", "normaal"),  # issue 13
     ("zindelijkheid", "2-4", 36, "Mijn zoon van 3 is nog niet zindelijk", "normaal"),
     ("zindelijkheid", "2-4", 54, "Mijn zoon van 4,5 is nog niet zindelijk", "aandacht"),
     ("zindelijkheid", "5-12", 84, "Mijn dochter van 7 plast nog in bed", "aandacht"),
@@ -38,7 +38,7 @@ SIGNALS = ("duration", "frequency", "intensity", "daily_life", "parent_alarm", "
     ("driftbuien", "2-4", 36, "Mijn zoon van 3 krijgt driftbuien als hij zijn zin niet krijgt", "normaal"),
     ("druk_gedrag", "2-4", 36, "Mijn zoon van 3 is erg druk", "normaal"),
     ("druk_gedrag", "2-4", 36, "Mijn zoon van 3 is erg druk, heeft hij ADHD?", "aandacht"),
-    ("school", "5-12", 84, "Mijn zoon van 7 wil niet naar school", "normaal"),
+    ("school", "5-12", 84, "Mijn zoon van 7 wil niet naar school", "aandacht"),  # issue 13: refusing school
     ("school", "5-12", 84, "Mijn zoon van 7 gaat al weken niet naar school", "aandacht"),
     ("school", "12-19", 192, "Mijn dochter van 16 dreigt uit te vallen, ze wil stoppen met school", "aandacht"),
     ("school", "12-19", 180, "Hij heeft een keer gespijbeld", "normaal"),
@@ -50,6 +50,56 @@ SIGNALS = ("duration", "frequency", "intensity", "daily_life", "parent_alarm", "
 ])
 def test_brief_examples(topic, phase, months, text, severity):
     assert assess(topic, phase, text, (), months).severity == severity
+
+
+# --- issue 13: triage that agrees with the reply's own text ---------------------------------------
+
+@pytest.mark.parametrize("topic,phase,months,text,severity", [
+    # crying at drop-off is ordinary at 2-4; weeks of daily panic, or never without the parent, not
+    ("scheidingsangst", "2-4", 30, "Hij huilt bij het brengen naar de opvang", "normaal"),
+    ("scheidingsangst", "2-4", 36, "Ze klampt zich elke ochtend aan me vast als ik haar wegbreng", "normaal"),
+    ("scheidingsangst", "2-4", 36, "Ze is al weken elke ochtend in paniek bij het afscheid", "aandacht"),
+    ("scheidingsangst", "2-4", 40, "Hij wil nergens meer zonder mij zijn", "aandacht"),
+    # bed-wetting: normal at 5, aandacht from about 6 or when it troubles the child
+    ("zindelijkheid", "5-12", 60, "Mijn zoon van 5 plast nog in bed", "normaal"),
+    ("zindelijkheid", "5-12", 66, "Mijn dochter van 5 heeft 's nachts nog een luier", "normaal"),
+    ("zindelijkheid", "5-12", 72, "Mijn zoon van 6 plast nog in bed", "aandacht"),
+    ("zindelijkheid", "5-12", 60, "Mijn zoon van 5 plast nog in bed, hij schaamt zich", "aandacht"),
+    ("zindelijkheid", "5-12", 64, "Ze plast in bed en wil niet meer logeren", "aandacht"),
+    # refusing school, or bullied and no longer wanting to go
+    ("school", "5-12", 96, "Hij weigert naar school te gaan", "aandacht"),
+    ("school", "5-12", 96, "Hij ziet op tegen school", "normaal"),
+    ("school", "12-19", 168, "Mijn dochter van 14 wil niet meer naar school", "aandacht"),
+    ("pesten", "5-12", 96, "Hij wordt gepest en wil niet meer naar school", "aandacht"),
+    ("pesten", "12-19", 168, "Ze wordt gepest en wil niet naar school", "aandacht"),
+    ("angst", "5-12", 96, "Hij is bang voor de juf en wil niet meer naar school", "aandacht"),
+])
+def test_severity_agrees_with_the_reply_text(topic, phase, months, text, severity):
+    assert assess(topic, phase, text, (), months).severity == severity
+
+
+@pytest.mark.parametrize("text", [
+    "ik voel me zo somber sinds de bevalling",
+    "Heb ik een postnatale depressie?",
+    "ik ben niet blij met mijn baby en huil de hele dag",
+    "ik voel niks voor mijn baby",
+])
+@pytest.mark.parametrize("topic,phase,months", [("ouder_welzijn", "0-2", 3), ("ouder_welzijn", None, None),
+                                                ("huilen", "0-2", 3)])
+def test_postnatal_depression_is_aandacht(text, topic, phase, months):
+    result = assess(topic, phase, text, (), months)
+    assert (result.severity, result.support_level) == ("aandacht", "D")
+    assert "postnatal" in result.reasons
+
+
+@pytest.mark.parametrize("text", [
+    "Ik ben moe en heb weinig tijd voor mezelf sinds de baby er is",
+    "Ik heb kraamtranen, is dat normaal?",
+    "sinds de geboorte van zijn zusje is hij verdrietig",
+    "na de bevalling huilt de baby veel",
+])
+def test_no_postnatal_signal_for_ordinary_strain_or_the_childs_feelings(text):
+    assert "postnatal" not in triage.signals(knowledge.normalize(text))
 
 
 # --- signals -------------------------------------------------------------------------------------
@@ -143,7 +193,7 @@ def test_topic_specific_thresholds(topic, text, severity):
 
 
 def test_table_serious_is_aandacht_without_any_signal():
-    result = assess("scheidingsangst", "2-4", "Ze wil niet dat ik wegga", (), 30)
+    result = assess("scheidingsangst", "2-4", "Ze kan nergens zonder mij zijn", (), 30)
     assert result == Assessment("aandacht", "D", ("table:serious",))
 
 

@@ -59,7 +59,7 @@ def test_phase_boundaries_used_in_the_labels(months: int, phase) -> None:
 
 # ------------------------------------------------------------------ prediction and scoring
 def test_predict_crisis_intent_sets_crisis_and_signal_without_dialogue() -> None:
-    parsed = {"intent": {"name": "crisis_geweld"},
+    parsed = {"intent": {"name": "crisis_mishandeling"},
               "entities": [{"entity": "age_months", "value": 96}, {"entity": "phase", "value": "5-12"}]}
     p = T.predict("...", parsed)
     assert (p.severity, p.signal, p.phase, p.topic) == ("crisis", "geweld", "5-12", None)

@@ -207,3 +207,23 @@ def test_from_credentials_falls_back_to_the_environment(monkeypatch: pytest.Monk
     assert made.name() == "twilio"
     from_file = SignedTwilioInput.from_credentials({"auth_token": "other"})
     assert from_file.auth_token == "other"
+
+
+def test_slash_text_is_ordinary_text_and_a_crisis_is_answered_by_the_real_model() -> None:
+    """Issue 13: through Twilio, "/"-text that is no payload of the assistant's goes through crisis
+    detection (the trained model, in-process; crisis replies need no action server)."""
+    from rasa.core.agent import Agent
+
+    from bot import situations
+    from tests.conftest import MODEL
+
+    async def scenario() -> None:
+        agent = Agent.load(str(MODEL))
+        async with serving(channel(), agent) as url:
+            fields = form(body="/greet{} mijn man slaat de baby", sid="SM" + "b" * 32)
+            assert await post(url, fields, sign(url, fields)) == 204
+        bodies = [m["body"] for m in RecordingOutput.sent]
+        assert situations.reply("mishandeling") in bodies, bodies
+        tracker = await agent.tracker_store.retrieve(PSEUDONYMIZER.pseudonym(NUMBER, "tw"))
+        assert tracker.get_slot("situation") == "mishandeling"
+    run(scenario())

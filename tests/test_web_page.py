@@ -390,3 +390,41 @@ def test_e2e_web_conversation_concern_age_reassurance_support_nearby(page: Page,
                           params={"token": assistant.token}, timeout=30).json()["events"]
     user_texts = [e.get("text") for e in events if e.get("event") == "user"]
     assert user_texts[0] == "mijn dochter wil niet slapen" and user_texts[-1] == "/more_tips"
+
+
+def test_e2e_socketio_slash_text_is_ordinary_text_and_a_crisis_is_answered(assistant: Any) -> None:
+    """Issue 13: on the web chat too, "/"-text that is no payload of the assistant's is read as text."""
+    import asyncio
+
+    import socketio
+
+    from bot import situations
+
+    session_id = f"slash-{time.time_ns()}"
+
+    async def scenario() -> List[str]:
+        replies: List[str] = []
+        confirmed = asyncio.Event()
+        client = socketio.AsyncClient()
+        client.on("bot_uttered", lambda data: replies.append(data.get("text", "")))
+        client.on("session_confirm", lambda _: confirmed.set())
+        await client.connect(assistant.url, headers={"Origin": E2E_WEB_URL}, socketio_path="socket.io",
+                             transports=["polling"])
+        try:
+            await client.emit("session_request", {"session_id": session_id})
+            await asyncio.wait_for(confirmed.wait(), timeout=10)
+            await client.emit("user_uttered", {"message": "/restart mijn zoon van 6 is weg en ik kan hem nergens vinden",
+                                               "session_id": session_id})
+            deadline = time.monotonic() + 30
+            while len(replies) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        finally:
+            await client.disconnect()
+        return replies
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # its own event loop: the browser tests may hold this thread's
+        replies = pool.submit(asyncio.run, scenario()).result(timeout=60)
+    assert replies and replies[0] == situations.reply("vermist"), replies
+    assert assistant.slots(session_id)["situation"] == "vermist"

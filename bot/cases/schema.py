@@ -59,6 +59,9 @@ cases = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("claimed_at", sa.DateTime),
     sa.Column("closed_at", sa.DateTime),
+    # CONTRACT.md 4b; alerted_at: a crisis came in while a professional held the conversation
+    sa.Column("situation", sa.String(32)),
+    sa.Column("alerted_at", sa.DateTime),
     sa.CheckConstraint(_in("status", STATUSES), name="ck_cases_status"),
     sa.CheckConstraint(_in("severity", SEVERITIES), name="ck_cases_severity"),
     sa.CheckConstraint(_in("contact_preference", CONTACT_PREFERENCES), name="ck_cases_contact"),

@@ -86,6 +86,8 @@ class Case:
     created_at: datetime
     claimed_at: Optional[datetime]
     closed_at: Optional[datetime]
+    situation: Optional[str] = None  # CONTRACT.md 4b
+    alerted_at: Optional[datetime] = None  # a crisis while a professional held the conversation
 
     @property
     def anonymous(self) -> bool:
@@ -253,7 +255,8 @@ class CaseStore:
             status=row.status, assigned_to=row.assigned_to,
             assigned_name=getattr(row, "assigned_name", None),
             created_at=_from_db(row.created_at), claimed_at=_from_db(row.claimed_at),
-            closed_at=_from_db(row.closed_at),
+            closed_at=_from_db(row.closed_at), situation=row.situation,
+            alerted_at=_from_db(row.alerted_at),
         )
 
     @staticmethod
@@ -307,6 +310,7 @@ class CaseStore:
         age_months: Optional[int] = None,
         phase: Optional[str] = None,
         signal: Optional[str] = None,
+        situation: Optional[str] = None,
         words_consent: bool = False,
         parent_words: Sequence[str] = (),
         contact_detail: Optional[str] = None,
@@ -326,7 +330,8 @@ class CaseStore:
             connection.execute(cases.insert().values(
                 id=case_id, conversation_id=conversation_id[:255], channel=channel,
                 municipality=municipality, topic=topic, age_months=age_months, phase=phase,
-                severity=severity, signal=signal, words_consent=bool(words_consent),
+                severity=severity, signal=signal, situation=situation,
+                words_consent=bool(words_consent),
                 parent_words=json.dumps(words, ensure_ascii=False) if words else None,
                 contact_preference=contact_preference, contact_detail=contact_detail,
                 status="open", assigned_to=None, created_at=created,
@@ -353,10 +358,13 @@ class CaseStore:
         return self._case(row) if row is not None else None
 
     def list_cases(self, statuses: Sequence[str] = ("open", "claimed"), limit: int = 500) -> list[Case]:
-        """By urgency: crisis first, then aandacht, then normaal; oldest first within."""
-        rank = sa.case((cases.c.severity == "crisis", 0), (cases.c.severity == "aandacht", 1), else_=2)
+        """By urgency: a crisis alert in a held conversation first (newest alert first), then
+        crisis, aandacht, normaal; oldest first within."""
+        rank = sa.case((cases.c.alerted_at.isnot(None), -1), (cases.c.severity == "crisis", 0),
+                       (cases.c.severity == "aandacht", 1), else_=2)
         query = (self._case_query().where(cases.c.status.in_(tuple(statuses)))
-                 .order_by(rank, cases.c.created_at.asc(), cases.c.id).limit(limit))
+                 .order_by(rank, cases.c.alerted_at.desc(), cases.c.created_at.asc(), cases.c.id)
+                 .limit(limit))
         with self.engine.connect() as connection:
             return [self._case(r) for r in connection.execute(query)]
 
@@ -409,6 +417,21 @@ class CaseStore:
                 connection.execute(cases.update().where(cases.c.id == case_id).values(**values))
             case = self.get(case_id)
             assert case is not None
+        return case
+
+    def record_crisis_alert(self, case_id: str, signal: Optional[str], situation: Optional[str],
+                            now: Optional[datetime] = None) -> Case:
+        """A crisis came in while the case was held: crisis severity, the signal and situation
+        when the case had none, and the time of the alert (shown in the console)."""
+        case = self.escalate(case_id, "crisis", signal)
+        values: dict[str, Any] = {"alerted_at": _to_db(now or utcnow())}
+        if situation and not case.situation:
+            values["situation"] = situation[:32]
+        with self.engine.begin() as connection:
+            connection.execute(cases.update().where(cases.c.id == case_id).values(**values))
+        logger.info("case %s: crisis alert", case_id)
+        case = self.get(case_id)
+        assert case is not None
         return case
 
     def _delete(self, connection: Connection, case_ids: Sequence[str], actor: str,

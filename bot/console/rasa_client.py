@@ -72,20 +72,28 @@ class RasaClient:
                    params={"execute_side_effects": "true", "output_channel": "latest"})
 
     def pause(self, conversation_id: str, announcement: Optional[str] = None) -> None:
-        events: list[dict] = [{"event": "pause", "timestamp": time.time()}]
+        events: list[dict] = held(True)
         if announcement:
             events.append(bot_event(announcement))
         self.append(conversation_id, events)
 
     def say(self, conversation_id: str, text: str) -> None:
         """Send a professional's message; re-pauses in case a new session un-paused it."""
-        self.append(conversation_id, [{"event": "pause", "timestamp": time.time()}, bot_event(text)])
+        self.append(conversation_id, held(True) + [bot_event(text)])
 
     def resume(self, conversation_id: str, announcement: Optional[str] = None) -> None:
-        events: list[dict] = [{"event": "resume", "timestamp": time.time()}]
+        events: list[dict] = held(False)
         if announcement:
             events.append(bot_event(announcement))
         self.append(conversation_id, events)
+
+
+def held(by_professional: bool) -> list[dict]:
+    """Pause (or resume) the assistant, and tell the dialogue that a professional holds the
+    conversation: crisis detection goes on while paused, and then alerts the professional."""
+    now = time.time()
+    return [{"event": "pause" if by_professional else "resume", "timestamp": now},
+            {"event": "slot", "name": "professional_holds", "value": by_professional, "timestamp": now}]
 
 
 def bot_event(text: str) -> dict:

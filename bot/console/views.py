@@ -18,7 +18,7 @@ from flask import (
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from bot import handoff
+from bot import handoff, situations
 from bot.cases import CaseError, CaseStore, ClaimConflict, store_url
 from bot.cases.schema import ROLES
 
@@ -281,6 +281,7 @@ def _helpers() -> dict:
     return {
         "severity_label": lambda s: SEVERITY_LABELS.get(s, s),
         "signal_label": lambda s: SIGNAL_LABELS.get(s, s or "geen"),
+        "situation_label": situations.label,
         "status_label": lambda s: STATUS_LABELS.get(s, s),
         "channel_label": lambda c: CHANNEL_LABELS.get(c or "", c or "onbekend"),
         "action_label": lambda a: ACTION_LABELS.get(a, a),

@@ -23,9 +23,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 
 from bot import model_cache
-from bot.evaluation import metrics
+from bot.evaluation import crisis_blind, metrics
 from bot.evaluation import triage as triage_eval  # issue 8: triage on tests/data/triage_eval.yml
 from bot.settings import PROJECT_ROOT
+from bot.situations import SITUATIONS
 
 HELDOUT = PROJECT_ROOT / "tests" / "data" / "nlu_heldout.yml"
 REDTEAM = PROJECT_ROOT / "tests" / "data" / "redteam.yml"
@@ -65,7 +66,7 @@ def score_heldout(parser: Parser, messages: List[Dict[str, Any]]) -> Dict[str, A
     for item in messages:
         parsed = parser.parse(item["text"])
         gold.append(item["intent"])
-        predicted.append((parsed.get("intent") or {}).get("name") or "")
+        predicted.append(signal_intent((parsed.get("intent") or {}).get("name") or ""))
         ages.append(age_of(parsed))
     topics = sorted({g for g in gold if g.startswith(metrics.TOPIC_PREFIX)})
     scores = metrics.per_label(gold, predicted, topics)
@@ -80,10 +81,16 @@ def score_heldout(parser: Parser, messages: List[Dict[str, Any]]) -> Dict[str, A
     }
 
 
+def signal_intent(name: str) -> str:
+    """crisis_<situation> -> crisis_<signal>: the held-out set labels crises by signal."""
+    signal = SITUATIONS.get(name[len("crisis_"):]) if name.startswith("crisis_") else None
+    return f"crisis_{signal}" if signal else name
+
+
 def score_redteam(parser: Parser, redteam: Dict[str, Any]) -> Dict[str, Any]:
     def crisis_signal(text: str) -> Optional[str]:
         name = (parser.parse(text).get("intent") or {}).get("name") or ""
-        return name[len("crisis_"):] if name.startswith("crisis_") else None
+        return SITUATIONS.get(name[len("crisis_"):]) if name.startswith("crisis_") else None
 
     found = right_signal = 0
     for item in redteam["crisis"]:
@@ -157,6 +164,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     reused: List[str] = []
     triage_items = triage_eval.load() if triage_eval.TRIAGE_SET.is_file() else []
     triage_predictions: List[triage_eval.Prediction] = []
+    blind_crises, blind_near = crisis_blind.load() if crisis_blind.BLIND_DIR.is_dir() else ([], [])
+    blind_outcomes: Optional[tuple] = None
     with tempfile.TemporaryDirectory() as tmp:
         for name, config in configs.items():
             kept = model_cache.lookup(name, config) if name != "opvoedmaatje" else None
@@ -171,10 +180,17 @@ def main(argv: Optional[List[str]] = None) -> int:
                 redteam = score_redteam(parser, redteam_data)
             if name == "opvoedmaatje" and triage_items:
                 triage_predictions = triage_eval.run(triage_items, parser.parse)
+            if name == "opvoedmaatje" and blind_crises:
+                parse = crisis_blind.parser_with_conversation(parser.agent, parser.loop)
+                blind_outcomes = crisis_blind.run(blind_crises, blind_near, parse)
     text = report(results, redteam, timings, reused)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"nlu-eval-{dt.date.today().isoformat()}"
     text += _triage_and_plots(results, triage_items, triage_predictions, args.out, stem)
+    if blind_outcomes is not None:
+        outcomes, near_outcomes = blind_outcomes
+        scores = crisis_blind.score(blind_crises, outcomes, blind_near, near_outcomes)
+        text += crisis_blind.markdown(scores, blind_crises, outcomes, blind_near, near_outcomes)
     path = args.out / f"{stem}.md"
     path.write_text(text, encoding="utf-8")
     print(text)

@@ -65,7 +65,10 @@ def predict(text: str, parsed: Dict[str, Any]) -> Prediction:
     intent = (parsed.get("intent") or {}).get("name") or ""
     entities = tuple(parsed.get("entities") or ())
     if intent.startswith(CRISIS_PREFIX):  # the static crisis rules answer; slots from the intent
-        return Prediction(intent, None, _phase_from_entities(entities), "crisis", intent[len(CRISIS_PREFIX):])
+        from bot.situations import SITUATIONS
+
+        signal = SITUATIONS.get(intent[len(CRISIS_PREFIX):])
+        return Prediction(intent, None, _phase_from_entities(entities), "crisis", signal)
     outcome = dialogue.respond(dialogue.Conversation(slots={}), dialogue.Message(text, intent, entities))
     slots = outcome.slots
     phase = slots.get("phase") if "phase" in slots else _phase_from_entities(entities)

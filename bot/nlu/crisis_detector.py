@@ -1,15 +1,24 @@
-"""Rasa component that makes sure a crisis message is answered as a crisis.
+"""Rasa component that makes sure a crisis message is answered as a crisis, in its conversation.
 
-It runs on every message, after the classifiers, and decides with the crisis patterns of
-``bot.crisis`` (independent of the classifier) and the classifier's crisis intents:
-- a pattern match sets the intent to ``crisis_<signal>`` with confidence 1.0;
-- a classifier crisis intent stays when it is confident enough and the text is not a known
-  figure of speech (play, hyperbole); otherwise the best non-crisis intent takes its place.
-The static crisis rules then answer, without the action server.
+It runs on every message, after the classifier, with the conversation so far (Rasa's recipe
+passes the tracker to a component whose ``process`` takes a ``tracker`` argument). The verdict of
+``bot.safety`` then sets the intent:
+- a crisis: ``crisis_<situation>`` with confidence 1.0; the static crisis rules answer, without
+  the action server, and the domain's slot mappings set severity, signal and situation;
+- unsure: ``safety_check``, with the situation in the entity ``pending_situation``; the
+  assistant asks one safety question whose "Ja" button is ``/crisis_<situation>``;
+- "nee" to that question: ``safety_no``; the assistant goes on with the parent's question;
+- a classifier crisis intent that the verdict does not support: the best non-crisis intent.
+
+Button payloads only (CONTRACT.md 6): a message that starts with "/" is a payload only when it is
+exactly a payload the assistant itself sent in this conversation. Any other such text is read as
+ordinary text (crisis detection included), and its leading "/" is taken off the parsed text so
+that Rasa's RegexMessageHandler, which runs after this component, does not read it as an intent.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import logging
+from typing import Any, Dict, Iterable, List, Optional, Set, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -17,56 +26,116 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.constants import TOKENS_NAMES
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.core.events import BotUttered, SessionStarted, UserUttered
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.crisis import detect_crisis, is_benign_figure_of_speech
+from bot import safety
 
-CRISIS_PREFIX = "crisis_"
+logger = logging.getLogger(__name__)
+
+SAFETY_CHECK = "safety_check"
+SAFETY_NO = "safety_no"
+PENDING_ENTITY = "pending_situation"
+SAFETY_QUESTION = "utter_safety_question"
+PAYLOAD_PREFIX = "/"
 
 
-def crisis_intent(signal: str) -> str:
-    return f"{CRISIS_PREFIX}{signal}"
+def sent_payloads(tracker: Any) -> Set[str]:
+    """Every button payload the assistant sent in this conversation."""
+    payloads: Set[str] = set()
+    for event in getattr(tracker, "events", None) or ():
+        if isinstance(event, BotUttered):
+            for button in (event.data or {}).get("buttons") or ():
+                if isinstance(button, dict) and isinstance(button.get("payload"), str):
+                    payloads.add(button["payload"].strip())
+    return payloads
 
 
-def decide_intent(
-    text: str,
-    lemmas: Optional[List[str]],
-    intent: Optional[Dict[Text, Any]],
-    ranking: List[Dict[Text, Any]],
-    classifier_threshold: float,
-) -> Optional[Dict[Text, Any]]:
-    """The intent after the crisis check, or None to keep the classifier's."""
-    match = detect_crisis(text or "", lemmas)
-    if match is not None:
-        return {"name": crisis_intent(match.signal), "confidence": 1.0}
-    name = (intent or {}).get("name") or ""
-    if not name.startswith(CRISIS_PREFIX):
+def is_own_payload(text: Optional[str], tracker: Any) -> bool:
+    stripped = (text or "").strip()
+    return stripped.startswith(PAYLOAD_PREFIX) and stripped in sent_payloads(tracker)
+
+
+def conversation_context(tracker: Any) -> Tuple[List[str], Optional[str]]:
+    """(the parent's messages of this session, oldest first; the situation of a safety question
+    that is the assistant's last message, else None)."""
+    texts: List[str] = []
+    asked: Optional[str] = None
+    for event in getattr(tracker, "events", None) or ():
+        if isinstance(event, SessionStarted):
+            texts, asked = [], None
+        elif isinstance(event, UserUttered):
+            if event.text and not is_payload_text(event.text):
+                texts.append(event.text)
+            asked = None
+        elif isinstance(event, BotUttered):
+            asked = None
+            if (event.metadata or {}).get("utter_action") == SAFETY_QUESTION:
+                asked = _slot(tracker, PENDING_ENTITY)
+    return texts, asked
+
+
+def is_payload_text(text: str) -> bool:
+    return text.strip().startswith(PAYLOAD_PREFIX)
+
+
+def _slot(tracker: Any, name: str) -> Optional[str]:
+    try:
+        value = tracker.get_slot(name)
+    except Exception:  # noqa: BLE001 - a slot missing from an older domain: no value
         return None
-    confident = (intent or {}).get("confidence", 0.0) >= classifier_threshold
-    if confident and not is_benign_figure_of_speech(text or ""):
-        return None
+    return value if isinstance(value, str) else None
+
+
+def _ranking(message: Message) -> List[Tuple[str, float]]:
+    out: List[Tuple[str, float]] = []
+    for item in message.get(INTENT_RANKING_KEY) or []:
+        name, confidence = item.get("name"), item.get("confidence")
+        if isinstance(name, str) and isinstance(confidence, (int, float)):
+            out.append((name, float(confidence)))
+    return out
+
+
+def _best_other(ranking: Iterable[Dict[Text, Any]]) -> Dict[Text, Any]:
     for candidate in ranking:
-        if not str(candidate.get("name", "")).startswith(CRISIS_PREFIX):
-            return {"name": candidate["name"], "confidence": candidate.get("confidence", 0.0)}
+        name = str(candidate.get("name", ""))
+        if not name.startswith(safety.CRISIS_PREFIX) and name not in (SAFETY_CHECK, SAFETY_NO):
+            return {"name": name, "confidence": candidate.get("confidence", 0.0)}
     return {"name": "nlu_fallback", "confidence": 1.0}
+
+
+def decide_intent(verdict: safety.Verdict, intent: Optional[Dict[Text, Any]],
+                  ranking: List[Dict[Text, Any]]) -> Optional[Dict[Text, Any]]:
+    """The intent after the verdict, or None to keep the classifier's."""
+    if verdict.kind == safety.CRISIS:
+        return {"name": safety.crisis_intent(verdict.situation), "confidence": 1.0}
+    if verdict.kind == safety.ASK:
+        return {"name": SAFETY_CHECK, "confidence": 1.0}
+    if verdict.kind == safety.SAFE:
+        return {"name": SAFETY_NO, "confidence": 1.0}
+    name = str((intent or {}).get("name") or "")
+    if name.startswith(safety.CRISIS_PREFIX):
+        return _best_other(ranking)
+    return None
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
 )
 class CrisisDetector(GraphComponent, IntentClassifier):
-    """Crisis patterns on every message, combined with the classifier."""
+    """Crisis patterns, the classifier and the conversation, on every message."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        # below this (calibrated) confidence a classifier-only crisis intent is not trusted on its
-        # own: at 0.6 the red-team near-misses give <= 3% false crises through the whole NLU and the
-        # held-back crisis lists reach 90% recall (tests/test_e2e_crisis.py)
-        return {"classifier_threshold": 0.6}
+        # summed probability of the crisis intents: a crisis at or above crisis_threshold, one
+        # safety question between ask_threshold and it (chosen on the development sets; the blind
+        # set only measures it: reports/crisis-blind-*.md)
+        return {"crisis_threshold": 0.6, "ask_threshold": 0.3}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
-        self._threshold = float(config["classifier_threshold"])
+        self._crisis = float(config["crisis_threshold"])
+        self._ask = float(config["ask_threshold"])
 
     @classmethod
     def create(
@@ -78,17 +147,42 @@ class CrisisDetector(GraphComponent, IntentClassifier):
     ) -> "CrisisDetector":
         return cls({**cls.get_default_config(), **config})
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: List[Message], tracker: Any = None) -> List[Message]:
         for message in messages:
-            tokens = message.get(TOKENS_NAMES[TEXT]) or []
-            lemmas = [token.lemma for token in tokens if token.lemma] or None
-            ranking = message.get(INTENT_RANKING_KEY) or []
-            decided = decide_intent(
-                message.get(TEXT), lemmas, message.get(INTENT), ranking, self._threshold
-            )
-            if decided is None:
-                continue
-            message.set(INTENT, decided, add_to_output=True)
-            rest = [r for r in ranking if r.get("name") != decided["name"]]
-            message.set(INTENT_RANKING_KEY, [decided] + rest, add_to_output=True)
+            self._process(message, tracker)
         return messages
+
+    def _process(self, message: Message, tracker: Any) -> None:
+        text = message.get(TEXT) or ""
+        if is_payload_text(text):
+            if is_own_payload(text, tracker):
+                return  # a button of ours: RegexMessageHandler reads it
+            text = text.strip().lstrip(PAYLOAD_PREFIX)
+            message.set(TEXT, text)
+        earlier, asked = conversation_context(tracker)
+        tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        verdict = safety.assess(
+            safety.Evidence(
+                text=text,
+                ranking=_ranking(message),
+                lemmas=[token.lemma for token in tokens if token.lemma] or None,
+                earlier=earlier,
+                asked=asked,
+            ),
+            crisis_threshold=self._crisis,
+            ask_threshold=self._ask,
+        )
+        if verdict.kind != safety.NONE:
+            logger.info("safety: %s %s (%s)", verdict.kind, verdict.situation, verdict.source)
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        decided = decide_intent(verdict, message.get(INTENT), ranking)
+        if decided is None:
+            return
+        message.set(INTENT, decided, add_to_output=True)
+        rest = [r for r in ranking if r.get("name") != decided["name"]]
+        message.set(INTENT_RANKING_KEY, [decided] + rest, add_to_output=True)
+        if verdict.kind == safety.ASK:
+            entities = list(message.get(ENTITIES) or [])
+            entities.append({"entity": PENDING_ENTITY, "value": verdict.situation,
+                             "start": 0, "end": 0, "extractor": type(self).__name__})
+            message.set(ENTITIES, entities, add_to_output=True)

@@ -1,0 +1,127 @@
+"""Is this message (in this conversation) a crisis? Patterns, classifier and conversation combined.
+
+Pure Python, no Rasa: ``bot/nlu/crisis_detector.py`` feeds it on every message. Three kinds of
+evidence, strongest first:
+
+1. **The crisis patterns** (``bot.crisis``) on the message itself: a crisis, at once. Only when
+   the message talks about danger rather than being in it (prevention, the media, the past:
+   ``crisis.talks_about_danger``) does the classifier decide, as in 3, whether it is one.
+2. **The conversation**: the same patterns on the parent's last messages joined with this one. An
+   age, a symptom or a threat given in a later message counts ("mijn baby heeft koorts" / "ze is
+   6 weken"). Only a finding that the earlier messages did not already give counts, so that a
+   crisis that was answered is not answered again on every later message.
+3. **The classifier**: the summed probability of the crisis intents (one per situation), from the
+   calibrated classifier that has seen many ways parents write. At or above ``crisis_threshold``
+   it is a crisis; in the grey zone down to ``ask_threshold`` the assistant asks one safety
+   question (CONTRACT.md 4b) instead of guessing. A known figure of speech ("ik schrok me dood")
+   keeps the classifier alone from escalating.
+
+The answer to the safety question: "ja" (or the button) is the crisis of the situation asked
+about; "nee" goes on with the parent's question (``SAFE``). Anything else is read as a new
+message.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+from bot.crisis import detect_crisis, is_benign_figure_of_speech, talks_about_danger
+from bot.situations import SITUATIONS
+
+CRISIS_PREFIX = "crisis_"
+CONTEXT_MESSAGES = 2  # earlier messages of the parent that are read with the new one
+
+CRISIS = "crisis"  # give the crisis reply of ``situation`` now
+ASK = "ask"  # ask the safety question about ``situation``
+SAFE = "safe"  # the parent answered "no" to the safety question
+NONE = "none"  # no sign of danger
+
+AFFIRM, DENY = "affirm", "deny"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    text: str
+    ranking: Sequence[Tuple[str, float]] = ()  # the classifier's (intent, confidence), best first
+    lemmas: Optional[Sequence[str]] = None
+    earlier: Sequence[str] = ()  # the parent's earlier messages in this session, oldest first
+    asked: Optional[str] = None  # the situation of a safety question asked just before
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str  # CRISIS | ASK | SAFE | NONE
+    situation: Optional[str] = None
+    source: str = ""  # pattern | context | classifier | answer (for logs and evaluation; no text)
+
+    @property
+    def signal(self) -> Optional[str]:
+        return SITUATIONS.get(self.situation) if self.situation else None
+
+
+def crisis_intent(situation: str) -> str:
+    return f"{CRISIS_PREFIX}{situation}"
+
+
+def situation_of_intent(intent: Optional[str]) -> Optional[str]:
+    if intent and intent.startswith(CRISIS_PREFIX) and intent[len(CRISIS_PREFIX):] in SITUATIONS:
+        return intent[len(CRISIS_PREFIX):]
+    return None
+
+
+def crisis_mass(ranking: Sequence[Tuple[str, float]]) -> Tuple[float, Optional[str]]:
+    """The summed confidence of the crisis intents, and the situation of the most likely one."""
+    total, best, best_p = 0.0, None, -1.0
+    for intent, confidence in ranking:
+        situation = situation_of_intent(intent)
+        if situation is None:
+            continue
+        total += confidence
+        if confidence > best_p:
+            best, best_p = situation, confidence
+    return total, best
+
+
+def _answer(ranking: Sequence[Tuple[str, float]]) -> Optional[str]:
+    """affirm or deny when the classifier reads the message as a plain yes or no."""
+    if ranking and ranking[0][0] in (AFFIRM, DENY) and ranking[0][1] >= 0.5:
+        return ranking[0][0]
+    return None
+
+
+def assess(evidence: Evidence, crisis_threshold: float = 0.6, ask_threshold: float = 0.3) -> Verdict:
+    """The verdict on one message, in its conversation. Never raises on odd input."""
+    text = evidence.text if isinstance(evidence.text, str) else ""
+    mass, situation = crisis_mass(evidence.ranking)
+    found = detect_crisis(text, evidence.lemmas)
+    if found is not None:
+        # the pattern gives the signal; within that signal the classifier, which has seen many
+        # whole messages, may know the situation better (a limp baby: medisch_baby, not medisch_acuut)
+        named = situation if (situation and mass >= crisis_threshold
+                              and SITUATIONS[situation] == found.signal) else found.situation
+        if not talks_about_danger(text):
+            return Verdict(CRISIS, named, "pattern")
+        # danger words in a question about prevention, the media or the past: the classifier,
+        # which reads the whole message, decides whether it is a crisis now (or worth asking)
+        if mass >= crisis_threshold:
+            return Verdict(CRISIS, named, "pattern")
+        if mass >= ask_threshold:
+            return Verdict(ASK, named, "pattern")
+    if evidence.asked in SITUATIONS:
+        answer = _answer(evidence.ranking)
+        if answer == AFFIRM:
+            return Verdict(CRISIS, evidence.asked, "answer")
+        if answer == DENY:
+            return Verdict(SAFE, evidence.asked, "answer")
+    earlier = [t for t in evidence.earlier if isinstance(t, str) and t.strip()][-CONTEXT_MESSAGES:]
+    if earlier and text.strip():
+        together = detect_crisis("\n".join(earlier + [text]))
+        if together is not None:
+            before = detect_crisis("\n".join(earlier))
+            if before is None or before.situation != together.situation:
+                return Verdict(CRISIS, together.situation, "context")
+    if situation is None or mass < ask_threshold or is_benign_figure_of_speech(text):
+        return Verdict(NONE)
+    if mass >= crisis_threshold:
+        return Verdict(CRISIS, situation, "classifier")
+    return Verdict(ASK, situation, "classifier")

@@ -1,0 +1,156 @@
+"""bot/safety.py and the crisis detector's use of the conversation (no Rasa server needed)."""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import pytest
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot import safety
+from bot.nlu.crisis_detector import CrisisDetector, conversation_context, is_own_payload
+from bot.situations import SITUATIONS
+
+TOPIC = [("topic_gezondheid", 0.8), ("topic_slapen", 0.1)]
+
+
+def ranking(crisis: float, situation: str = "vermist", top: str = "topic_opvoeden_algemeen") -> List[Tuple[str, float]]:
+    rest = 1.0 - crisis
+    items = [(f"crisis_{situation}", crisis), (top, rest)]
+    return sorted(items, key=lambda item: -item[1])
+
+
+def verdict(text: str, rank=(), earlier=(), asked: Optional[str] = None) -> safety.Verdict:
+    return safety.assess(safety.Evidence(text=text, ranking=tuple(rank), earlier=tuple(earlier), asked=asked))
+
+
+def test_every_situation_has_a_contract_signal() -> None:
+    assert len(SITUATIONS) == 13
+    assert set(SITUATIONS.values()) == {"suicide", "geweld", "ouder_acuut", "medisch_acuut"}
+
+
+def test_a_pattern_on_the_message_is_a_crisis_with_its_situation() -> None:
+    found = verdict("mijn baby van 6 weken heeft 38,6 koorts", TOPIC)
+    assert (found.kind, found.situation, found.signal, found.source) == ("crisis", "medisch_baby", "medisch_acuut", "pattern")
+
+
+def test_an_age_given_in_a_later_message_counts() -> None:
+    assert verdict("mijn baby heeft koorts, 38,5", TOPIC).kind == "none"
+    later = verdict("ze is 6 weken", [("inform_age", 0.9)], earlier=["mijn baby heeft koorts, 38,5"])
+    assert (later.kind, later.situation, later.source) == ("crisis", "medisch_baby", "context")
+
+
+def test_a_crisis_that_was_answered_is_not_answered_again_on_the_next_message() -> None:
+    earlier = ["mijn baby van 6 weken heeft 38,6 koorts"]
+    assert verdict("wat moet ik nu doen", [("topic_gezondheid", 0.9)], earlier=earlier).kind == "none"
+
+
+def test_the_classifier_decides_above_the_crisis_threshold_and_asks_in_the_grey_zone() -> None:
+    assert verdict("hij is al uren weg", ranking(0.9)).kind == "crisis"
+    asked = verdict("hij is al uren weg", ranking(0.4))
+    assert (asked.kind, asked.situation) == ("ask", "vermist")
+    assert verdict("hij is al uren weg", ranking(0.2)).kind == "none"
+
+
+def test_the_crisis_mass_is_summed_over_situations() -> None:
+    rank = [("topic_opvoeden_algemeen", 0.35), ("crisis_vermist", 0.34), ("crisis_uitbuiting", 0.31)]
+    found = verdict("hij komt niet meer thuis", rank)
+    assert (found.kind, found.situation) == ("crisis", "vermist")
+
+
+def test_a_figure_of_speech_keeps_the_classifier_alone_from_escalating() -> None:
+    assert verdict("ik schrok me dood", ranking(0.9, "medisch_acuut")).kind == "none"
+
+
+def test_yes_to_the_safety_question_is_that_crisis_and_no_goes_on() -> None:
+    yes = verdict("ja", [("affirm", 0.97)], asked="vermist")
+    assert (yes.kind, yes.situation, yes.source) == ("crisis", "vermist", "answer")
+    no = verdict("nee hoor", [("deny", 0.95)], asked="vermist")
+    assert no.kind == "safe"
+    # without a question before it, "ja" is nothing
+    assert verdict("ja", [("affirm", 0.97)]).kind == "none"
+
+
+def test_odd_input_gives_no_verdict_and_no_error() -> None:
+    for text in ("", "   ", "\x00\x01", "🙂" * 500, "<script>x()</script>"):
+        assert verdict(text).kind == "none"
+
+
+# ------------------------------------------------------------------ the conversation, from a tracker
+
+
+def tracker(*events) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events("t", list(events), slots=None)
+
+
+def test_payloads_the_assistant_sent_are_payloads_and_others_are_text() -> None:
+    t = tracker(UserUttered("hoi"), BotUttered("Tips", data={"buttons": [{"title": "Meer tips", "payload": "/more_tips"}]}))
+    assert is_own_payload("/more_tips", t)
+    assert not is_own_payload("/greet{} mijn man slaat de baby", t)
+    assert not is_own_payload("/ask_human", t)  # never sent in this conversation
+
+
+def test_the_context_is_the_current_session_and_knows_an_open_safety_question() -> None:
+    from rasa.shared.core.slots import TextSlot
+
+    t = DialogueStateTracker.from_events("t", [
+        UserUttered("oude sessie"), SessionStarted(), UserUttered("hij is weg"),
+        SlotSet("pending_situation", "vermist"),
+        BotUttered("Is er nu gevaar?", metadata={"utter_action": "utter_safety_question"}),
+    ], slots=[TextSlot("pending_situation", mappings=[])])
+    texts, asked = conversation_context(t)
+    assert texts == ["hij is weg"] and asked == "vermist"
+    t.update(UserUttered("ja"))
+    t.update(BotUttered("Bel 112"))
+    assert conversation_context(t)[1] is None
+
+
+def run_detector(text: str, tracker_: DialogueStateTracker, rank) -> Message:
+    message = Message(data={TEXT: text})
+    message.set(INTENT, {"name": rank[0][0], "confidence": rank[0][1]}, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [{"name": n, "confidence": c} for n, c in rank], add_to_output=True)
+    CrisisDetector(CrisisDetector.get_default_config()).process([message], tracker_)
+    return message
+
+
+def test_slash_text_is_ordinary_text_and_crisis_detection_reads_it() -> None:
+    message = run_detector("/greet{} mijn man slaat de baby", tracker(), [("greet", 0.9)])
+    assert message.get(INTENT)["name"].startswith("crisis_")
+    assert not message.get(TEXT).startswith("/")  # Rasa's RegexMessageHandler will not read it
+
+
+def test_an_own_payload_is_left_to_rasa() -> None:
+    t = tracker(BotUttered("x", data={"buttons": [{"title": "Meer tips", "payload": "/more_tips"}]}))
+    message = run_detector("/more_tips", t, [("more_tips", 0.6)])
+    assert message.get(TEXT) == "/more_tips" and message.get(INTENT)["name"] == "more_tips"
+
+
+def test_grey_zone_asks_with_the_situation_as_entity() -> None:
+    message = run_detector("hij is al uren weg", tracker(), ranking(0.45))
+    assert message.get(INTENT)["name"] == "safety_check"
+    assert {"entity": "pending_situation", "value": "vermist"}.items() <= message.get("entities")[0].items()
+
+
+def test_a_classifier_crisis_that_is_not_supported_becomes_the_best_other_intent() -> None:
+    message = run_detector("ik schrok me dood", tracker(), [("crisis_medisch_acuut", 0.7), ("topic_angst", 0.2)])
+    assert message.get(INTENT)["name"] == "topic_angst"
+
+
+@pytest.mark.parametrize("situation", list(SITUATIONS))
+def test_the_yes_button_of_the_safety_question_is_that_crisis(situation: str) -> None:
+    import yaml
+
+    from bot.settings import PROJECT_ROOT
+
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    question = domain["responses"]["utter_safety_question"][0]
+    yes = question["buttons"][0]["payload"].replace("{pending_situation}", situation)
+    assert yes == f"/crisis_{situation}" and f"crisis_{situation}" in domain["intents"]
+    assert "digitale assistent" in question["text"]
+
+
+def test_actions_between_messages_do_not_break_the_context() -> None:
+    t = tracker(UserUttered("a"), ActionExecuted("action_listen"), UserUttered("b"))
+    assert conversation_context(t) == (["a", "b"], None)
