@@ -1,7 +1,7 @@
 """Thin rasa-sdk actions: translate the tracker for ``bot.dialogue`` and its outcome back."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -28,7 +28,7 @@ def conversation_of(tracker: Tracker) -> dialogue.Conversation:
     )
 
 
-SAFETY_CHECK, SAFETY_NO = "safety_check", "safety_no"
+SAFETY_CHECK, SAFETY_NO = dialogue.SAFETY_INTENTS
 
 
 def _question_asked_about(tracker: Tracker) -> Dict[Text, Any]:
@@ -39,22 +39,20 @@ def _question_asked_about(tracker: Tracker) -> Dict[Text, Any]:
     return {}
 
 
-def _best_answerable_intent(ranking: List[Dict[Text, Any]]) -> Optional[Text]:
-    for item in ranking:
-        name = item.get("name") or ""
-        if not name.startswith("crisis_") and name not in (SAFETY_CHECK, SAFETY_NO):
-            return name
-    return None
-
-
 def message_of(tracker: Tracker) -> dialogue.Message:
     latest = tracker.latest_message or {}
     intent = (latest.get("intent") or {}).get("name")
+    if intent == SAFETY_CHECK:  # the concern in the message the safety question is about
+        return dialogue.Message(
+            text=latest.get("text") or "",
+            intent=dialogue.answerable_intent(latest.get("intent_ranking") or []),
+            entities=tuple(latest.get("entities") or ()),
+        )
     if intent == SAFETY_NO:  # "nee" to the safety question: answer the message it was about
         asked = _question_asked_about(tracker)
         return dialogue.Message(
             text=asked.get("text") or "",
-            intent=_best_answerable_intent(asked.get("intent_ranking") or []),
+            intent=dialogue.answerable_intent(asked.get("intent_ranking") or []),
             entities=tuple(asked.get("entities") or ()),
             after_safety_question=True,
         )
@@ -95,3 +93,15 @@ class ActionSupportNearby(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         outcome = dialogue.support_nearby(conversation_of(tracker), message_of(tracker), load_catalogue())
         return deliver(outcome, dispatcher)
+
+
+class ActionNoteConcern(Action):
+    """With the safety question: the contract's slots of the concern (topic, age, phase, severity,
+    support level) are set as for any concern, but nothing is said until the parent answers."""
+
+    def name(self) -> Text:
+        return "action_note_concern"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        outcome = dialogue.respond(conversation_of(tracker), message_of(tracker))
+        return [SlotSet(name, value) for name, value in outcome.slots.items() if name in dialogue.CONCERN_SLOTS]

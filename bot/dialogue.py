@@ -20,6 +20,8 @@ from bot.replies import Reply
 from bot.triage import assess
 
 TOPIC_PREFIX = "topic_"
+# CONTRACT.md 5: set for a concern before the reply (also while the safety question waits)
+CONCERN_SLOTS = ("topic", "age_months", "phase", "severity", "support_level")
 CRISIS = "crisis"
 # topics about the parent, not the child: no need to ask the child's age first
 AGE_FREE_TOPICS = {"ouder_welzijn", "scheiding", "opvoeden_algemeen"}
@@ -59,6 +61,19 @@ class Message:
 class Outcome:
     slots: Dict[str, Any] = field(default_factory=dict)
     replies: List[Reply] = field(default_factory=list)
+
+
+SAFETY_INTENTS = ("safety_check", "safety_no")  # set by the crisis detector (bot/safety.py)
+
+
+def answerable_intent(ranking: Sequence[Mapping[str, Any]]) -> Optional[str]:
+    """The best intent of a ranking that the dialogue answers: no crisis or safety intent (the
+    concern behind a safety question)."""
+    for item in ranking:
+        name = item.get("name") or ""
+        if not name.startswith("crisis_") and name not in SAFETY_INTENTS:
+            return name
+    return None
 
 
 def topic_of_intent(intent: Optional[str]) -> Optional[str]:

@@ -68,10 +68,10 @@ def test_an_age_given_in_a_later_message_makes_it_a_crisis(assistant: Any) -> No
     assert replies[0]["text"] == situations.reply("medisch_baby")
 
 
-def trigger_safety_question(assistant: Any, sender: str, situation: str) -> List[Dict[str, Any]]:
+def trigger_safety_question(assistant: Any, sender: str, situation: str, **entities: Any) -> List[Dict[str, Any]]:
     answer = requests.post(f"{assistant.url}/conversations/{sender}/trigger_intent",
                            params={"token": assistant.token, "output_channel": "collector"},
-                           json={"name": "safety_check", "entities": {"pending_situation": situation}},
+                           json={"name": "safety_check", "entities": {"pending_situation": situation, **entities}},
                            timeout=60)
     answer.raise_for_status()
     return answer.json()["messages"]
@@ -80,8 +80,9 @@ def trigger_safety_question(assistant: Any, sender: str, situation: str) -> List
 def test_the_safety_question_yes_gives_that_crisis(assistant: Any) -> None:
     sender = new_sender()
     assistant.say(sender, "hallo")
-    question = trigger_safety_question(assistant, sender, "vermist")
-    assert "Is er nu gevaar" in question[0]["text"]
+    question = trigger_safety_question(assistant, sender, "vermist", age_months=30)
+    assert "Is er nu gevaar" in question[0]["text"] and len(question) == 1  # nothing else is said yet
+    assert assistant.slots(sender)["phase"] == "2-4"  # the concern's slots are set meanwhile
     assert [b["payload"] for b in question[0]["buttons"]] == ["/crisis_vermist", "/safety_no"]
     replies = assistant.say(sender, "ja")
     slots = assistant.slots(sender)

@@ -71,8 +71,8 @@ def test_each_reply_names_its_numbers_after_a_first_step(situation: str) -> None
 
 def test_a_parent_afraid_of_losing_control_is_not_sent_to_the_suicide_line_first() -> None:
     reply = situations.reply("ouder_grens")
-    assert "0800-2000" in reply and "113" not in reply
     assert reply.index("112") < reply.index("0800-2000")  # a shaken baby sees a doctor now
+    assert reply.index("0800-2000") < reply.index("113")  # the suicide line only last, if it applies
 
 
 @pytest.mark.parametrize("situation", CONTRACT_ORDER)

@@ -66,7 +66,7 @@ def score_heldout(parser: Parser, messages: List[Dict[str, Any]]) -> Dict[str, A
     for item in messages:
         parsed = parser.parse(item["text"])
         gold.append(item["intent"])
-        predicted.append(signal_intent((parsed.get("intent") or {}).get("name") or ""))
+        predicted.append(signal_intent(answered_intent(parsed)))
         ages.append(age_of(parsed))
     topics = sorted({g for g in gold if g.startswith(metrics.TOPIC_PREFIX)})
     scores = metrics.per_label(gold, predicted, topics)
@@ -79,6 +79,16 @@ def score_heldout(parser: Parser, messages: List[Dict[str, Any]]) -> Dict[str, A
         "age": metrics.age_accuracy([m.get("leeftijd") for m in messages], ages),
         "ms_per_message": 1000 * (time.monotonic() - started) / len(messages),
     }
+
+
+def answered_intent(parsed: Dict[str, Any]) -> str:
+    """The intent whose topic the slots get: with a safety question, the concern behind it."""
+    from bot import dialogue
+
+    name = (parsed.get("intent") or {}).get("name") or ""
+    if name in dialogue.SAFETY_INTENTS:
+        return dialogue.answerable_intent(parsed.get("intent_ranking") or []) or name
+    return name
 
 
 def signal_intent(name: str) -> str:

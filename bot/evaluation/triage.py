@@ -69,6 +69,8 @@ def predict(text: str, parsed: Dict[str, Any]) -> Prediction:
 
         signal = SITUATIONS.get(intent[len(CRISIS_PREFIX):])
         return Prediction(intent, None, _phase_from_entities(entities), "crisis", signal)
+    if intent in dialogue.SAFETY_INTENTS:  # the safety question: the concern's slots are set meanwhile
+        intent = dialogue.answerable_intent(parsed.get("intent_ranking") or []) or ""
     outcome = dialogue.respond(dialogue.Conversation(slots={}), dialogue.Message(text, intent, entities))
     slots = outcome.slots
     phase = slots.get("phase") if "phase" in slots else _phase_from_entities(entities)
