@@ -89,7 +89,7 @@ def _answer(ranking: Sequence[Tuple[str, float]]) -> Optional[str]:
     return None
 
 
-def assess(evidence: Evidence, crisis_threshold: float = 0.6, ask_threshold: float = 0.3) -> Verdict:
+def assess(evidence: Evidence, crisis_threshold: float = 0.65, ask_threshold: float = 0.4) -> Verdict:
     """The verdict on one message, in its conversation. Never raises on odd input."""
     text = evidence.text if isinstance(evidence.text, str) else ""
     mass, situation = crisis_mass(evidence.ranking)
