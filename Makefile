@@ -22,7 +22,7 @@ export PYTHONHASHSEED ?= 0
 LANG_ENV = env OPVOED_SPACY_MODEL=$$(cat $(LANGUAGE))
 RASA_ENV = $(LANG_ENV) $$($(PY) -m bot.settings env)
 
-.PHONY: help install language train run test validate test-stories catalogue-check clean eval test-scale
+.PHONY: help install language train run test validate test-stories catalogue-check clean eval test-scale purge
 
 help:
 	@echo "make run    install what is missing, train if needed, start the assistant"
@@ -89,6 +89,11 @@ test: validate $(MODEL) $(NODE_STAMP) $(CHROMIUM)
 # (also part of `make test` wherever PostgreSQL and Redis are reachable).
 test-scale: $(MODEL)
 	$(LANG_ENV) $(PY) -m pytest -m scale tests/test_faults.py tests/test_scale.py
+
+# Issue 14: delete conversations and cases past the retention period (make run does this every hour;
+# for cron or a Kubernetes CronJob: python -m bot.purge). Logs counts only.
+purge: $(INSTALLED)
+	$(PY) -m bot.purge
 
 catalogue-check: $(INSTALLED)
 	@test -n "$(CATALOGUE)" || { echo "usage: make catalogue-check CATALOGUE=path/to/catalogue.yml"; exit 2; }

@@ -4,7 +4,8 @@ A professional takes over by pausing the assistant (``bot/console/rasa_client.py
 ``MessageProcessor._should_handle_message`` then runs no action at all, not even a static crisis
 reply. ``install_crisis_while_paused`` widens it: a message whose intent is a crisis (or the
 safety question about one) is still answered by the static crisis rules, which also alert the
-professional (``action_alert_professional``); every other message stays with the professional.
+professional (``action_alert_professional``). "wis mijn gegevens" is answered too: the parent may
+always have the conversation erased. Every other message stays with the professional.
 It is installed when the Rasa server imports the project's channels (bot/channels/__init__.py),
 and only on the Rasa version it was written for.
 """
@@ -15,7 +16,8 @@ from typing import Any
 from bot.safety import CRISIS_PREFIX
 
 WRITTEN_FOR = "3.6.21"
-ANSWERED_WHILE_PAUSED = ("safety_check",)
+# the safety question about a crisis, and the parent's right to have the conversation erased
+ANSWERED_WHILE_PAUSED = ("safety_check", "delete_data")
 _INSTALLED = False
 
 

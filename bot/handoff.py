@@ -7,7 +7,12 @@ Pure functions; the Rasa glue (a form ``handoff_form`` and ``action_open_case``,
 Flow: the parent consents to a summary (``handoff_consent``), says whether the professional may
 read their own words (``words_consent``), chooses how to be reached (``contact_preference``:
 chat | phone | whatsapp | email; 'chat' is anonymous) and, for phone/e-mail, gives the number
-or address (``contact_detail``). Then `open_case` stores the case and notifies the staff.
+or address. Then `open_case` stores the case and notifies the staff.
+
+Data minimisation (issue 14): the number or address itself never becomes a slot value. The slot
+``contact_detail`` only records that it was given (`DETAIL_GIVEN`, see `slot_values`);
+``action_open_case`` reads the detail again from the parent's own messages in the form
+(`detail_from_messages`) and hands it to the case store, which stores it encrypted.
 """
 from __future__ import annotations
 
@@ -48,6 +53,7 @@ DETAIL_SLOT = "contact_detail"
 RETRIES_SLOT = "handoff_retries"
 FORM_SLOTS = (CONSENT_SLOT, WORDS_SLOT, PREFERENCE_SLOT, DETAIL_SLOT)
 MAX_RETRIES = 2  # after this many answers that were not understood, the safe default is taken
+DETAIL_GIVEN = "gegeven"  # the value of the slot contact_detail once a number or address was given
 
 MAX_PARSE_CHARS = 10_000
 MAX_WORDS_MESSAGES = 20
@@ -278,7 +284,7 @@ def extract_answer(
     again); after MAX_RETRIES the privacy-safe default is taken: no consent, or contact in
     the chat. Declining at the contact questions cancels the hand-off.
     """
-    if requested_slot not in FORM_SLOTS or intent in CRISIS_INTENTS:
+    if requested_slot not in FORM_SLOTS or intent in CRISIS_INTENTS or intent == "delete_data":
         return {}
     text = _clean(text)
     if requested_slot in (CONSENT_SLOT, WORDS_SLOT):
@@ -318,6 +324,36 @@ def extract_answer(
         kind = "whatsapp" if choice.preference == "whatsapp" else "phone"
         return {PREFERENCE_SLOT: kind, DETAIL_SLOT: phone, RETRIES_SLOT: 0.0}
     return _retry(slots, {PREFERENCE_SLOT: "chat", DETAIL_SLOT: None})
+
+
+def slot_values(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """What the tracker may keep of `extract_answer`'s result: a contact detail becomes
+    `DETAIL_GIVEN`, so the number or address is never set as a slot (nor sent to the event
+    broker, nor kept in later tracker events)."""
+    values = dict(answer)
+    if values.get(DETAIL_SLOT) is not None:
+        values[DETAIL_SLOT] = DETAIL_GIVEN
+    return values
+
+
+def detail_for(preference: Optional[str], text: str) -> Optional[str]:
+    """The phone number or e-mail address for `preference` in one message, normalised."""
+    if preference == "email":
+        return extract_email(text)
+    if preference in ("phone", "whatsapp"):
+        return extract_phone(text)
+    return None
+
+
+def detail_from_messages(preference: Optional[str], texts: Sequence[str]) -> Optional[str]:
+    """The contact detail the parent gave in the form: from the newest message that holds one
+    for `preference` (the message that completed the form, normally the last one)."""
+    for text in reversed(list(texts)):
+        if isinstance(text, str) and not text.startswith("/"):
+            detail = detail_for(preference, text)
+            if detail:
+                return detail
+    return None
 
 
 def ask(slot: str, slots: Mapping[str, Any], channel: Optional[str] = None) -> Say:
@@ -371,10 +407,17 @@ def request_from_slots(
     slots: Mapping[str, Any],
     channel: Optional[str] = None,
     parent_messages: Sequence[str] = (),
+    contact_detail: Optional[str] = None,
 ) -> Optional[HandoffRequest]:
-    """A request from the conversation's slots after the form; None without consent."""
+    """A request from the conversation's slots after the form; None without consent.
+
+    `contact_detail` is the number or address read from the parent's messages (the slot holds
+    only `DETAIL_GIVEN`); a slot holding the detail itself (a tracker from before this was
+    changed) is still accepted."""
     if slots.get(CONSENT_SLOT) is not True:
         return None
+    if contact_detail is None and slots.get(DETAIL_SLOT) != DETAIL_GIVEN:
+        contact_detail = slots.get(DETAIL_SLOT)
     words = slots.get(WORDS_SLOT) is True
     months = slots.get("age_months")
     return HandoffRequest(
@@ -389,7 +432,7 @@ def request_from_slots(
         words_consent=words,
         parent_words=select_parent_words(parent_messages) if words else (),
         contact_preference=slots.get(PREFERENCE_SLOT) or "chat",
-        contact_detail=slots.get(DETAIL_SLOT),
+        contact_detail=contact_detail,
     )
 
 
@@ -421,11 +464,7 @@ def sanitise(request: HandoffRequest) -> dict[str, Any]:
     if isinstance(months, bool) or not isinstance(months, int) or not 0 <= months <= MAX_AGE_MONTHS:
         months = None
     preference = request.contact_preference if request.contact_preference in PREFERENCES else "chat"
-    detail: Optional[str] = None
-    if preference == "email":
-        detail = extract_email(request.contact_detail or "")
-    elif preference in ("phone", "whatsapp"):
-        detail = extract_phone(request.contact_detail or "")
+    detail = detail_for(preference, request.contact_detail or "")
     if preference == "whatsapp" and detail is None and (request.channel or "") in WHATSAPP_CHANNELS:
         preference = "chat"
     words = select_parent_words(request.parent_words) if request.words_consent else ()

@@ -56,12 +56,14 @@ def _say(dispatcher: CollectingDispatcher, says: List[handoff.Say]) -> None:
 
 
 def _answer(tracker: Tracker, slot: str) -> Dict[Text, Any]:
+    """The slot values of the parent's answer; a phone number or e-mail address is kept out of
+    the slots (only "gegeven" is set): action_open_case reads it from the message again."""
     if tracker.get_slot(REQUESTED_SLOT) != slot or tracker.active_loop_name != FORM_NAME:
         return {}
     latest = tracker.latest_message or {}
-    return handoff.extract_answer(slot, latest.get("text") or "",
-                                  (latest.get("intent") or {}).get("name"),
-                                  tracker.current_slot_values(), tracker.get_latest_input_channel())
+    return handoff.slot_values(handoff.extract_answer(
+        slot, latest.get("text") or "", (latest.get("intent") or {}).get("name"),
+        tracker.current_slot_values(), tracker.get_latest_input_channel()))
 
 
 class ValidateHandoffForm(FormValidationAction):
@@ -107,7 +109,8 @@ class ValidateHandoffForm(FormValidationAction):
         return {handoff.PREFERENCE_SLOT: value}
 
     def validate_contact_detail(self, value: Any, *_: Any) -> Dict[Text, Any]:
-        return {handoff.DETAIL_SLOT: value}
+        # whatever reaches the slot, the number or address itself is never set
+        return handoff.slot_values({handoff.DETAIL_SLOT: value})
 
     def validate_handoff_retries(self, value: Any, *_: Any) -> Dict[Text, Any]:
         return {handoff.RETRIES_SLOT: value}
@@ -156,6 +159,20 @@ def parent_messages(tracker: Tracker) -> List[str]:
     return texts
 
 
+def form_messages(tracker: Tracker) -> List[str]:
+    """The parent's texts since the hand-off form last started (its answers), oldest first; the
+    latest message last, also when the tracker's events do not hold it yet."""
+    events = tracker.events or []
+    starts = [i for i, e in enumerate(events)
+              if e.get("event") == "active_loop" and e.get("name") == FORM_NAME]
+    answers = events[starts[-1] + 1:] if starts else []
+    texts = [e.get("text") or "" for e in answers if e.get("event") == "user"]
+    latest = (tracker.latest_message or {}).get("text")
+    if isinstance(latest, str) and latest and (not texts or texts[-1] != latest):
+        texts.append(latest)
+    return texts
+
+
 class ActionOpenCase(Action):
     """After the form: open the case (with consent) or respect the refusal."""
 
@@ -165,9 +182,16 @@ class ActionOpenCase(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
             domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         reset = [SlotSet(slot, None) for slot in handoff.FORM_SLOTS] + [SlotSet(handoff.RETRIES_SLOT, 0.0)]
-        request = handoff.request_from_slots(tracker.sender_id, tracker.current_slot_values(),
+        slots = tracker.current_slot_values()
+        detail = None
+        if slots.get(handoff.DETAIL_SLOT) == handoff.DETAIL_GIVEN:
+            # the slot only says "gegeven": the detail is read from the parent's answers
+            detail = handoff.detail_from_messages(slots.get(handoff.PREFERENCE_SLOT), form_messages(tracker))
+            if detail is None:
+                logger.warning("hand-off: a contact detail was given but is not found in the answers")
+        request = handoff.request_from_slots(tracker.sender_id, slots,
                                              tracker.get_latest_input_channel(),
-                                             parent_messages(tracker))
+                                             parent_messages(tracker), contact_detail=detail)
         if request is None:
             _say(dispatcher, handoff.refusal())
             return reset

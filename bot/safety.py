@@ -30,6 +30,7 @@ from bot.situations import SITUATIONS
 
 CRISIS_PREFIX = "crisis_"
 CONTEXT_MESSAGES = 2  # earlier messages of the parent that are read with the new one
+SITUATION_ODDS = 2.0  # the classifier names the situation only when it is this much surer of its own
 
 CRISIS = "crisis"  # give the crisis reply of ``situation`` now
 ASK = "ask"  # ask the safety question about ``situation``
@@ -97,8 +98,11 @@ def assess(evidence: Evidence, crisis_threshold: float = 0.65, ask_threshold: fl
     if found is not None:
         # the pattern gives the signal; within that signal the classifier, which has seen many
         # whole messages, may know the situation better (a limp baby: medisch_baby, not medisch_acuut)
-        named = situation if (situation and mass >= crisis_threshold
-                              and SITUATIONS[situation] == found.signal) else found.situation
+        named = found.situation
+        if situation and mass >= crisis_threshold and SITUATIONS[situation] == found.signal:
+            odds = dict(evidence.ranking)
+            if odds.get(crisis_intent(situation), 0.0) >= SITUATION_ODDS * odds.get(crisis_intent(named), 0.0):
+                named = situation
         if not talks_about_danger(text):
             return Verdict(CRISIS, named, "pattern")
         # danger words in a question about prevention, the media or the past: the classifier,

@@ -1,7 +1,8 @@
 """Start every process of the assistant in the foreground and stop them all together.
 
 ``make run`` calls ``python -m bot.serve --model models/opvoedmaatje.tar.gz``. The tests use
-``Supervisor`` to start the same processes on free ports, once per test session.
+``Supervisor`` to start the same processes on free ports, once per test session. Beside them,
+``PurgeLoop`` runs the retention purge (``python -m bot.purge``) at start and every hour.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +22,7 @@ from typing import Dict, List, Optional
 from bot import settings
 
 BIN = Path(sys.executable).parent
+PURGE_INTERVAL_SECONDS = 3600.0
 
 
 @dataclass
@@ -152,6 +155,58 @@ class Supervisor:
                 process.wait()
 
 
+class PurgeLoop:
+    """The retention purge beside the other processes: ``python -m bot.purge`` at start and then
+    every `interval` seconds (once an hour), each run a short-lived process of its own."""
+
+    def __init__(self, env: Dict[str, str], interval: float = PURGE_INTERVAL_SECONDS,
+                 command: Optional[List[str]] = None):
+        self.env = env
+        self.interval = interval
+        self.command = command or [sys.executable, "-m", "bot.purge"]
+        self.runs = 0
+        self._stopping = threading.Event()
+        self._process: Optional[subprocess.Popen] = None
+        self._thread = threading.Thread(target=self._loop, name="purge", daemon=True)
+
+    def start(self) -> "PurgeLoop":
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._run_once()
+            self._stopping.wait(self.interval)
+
+    def _run_once(self) -> None:
+        if self._stopping.is_set():
+            return
+        try:
+            self._process = subprocess.Popen(self.command, cwd=settings.PROJECT_ROOT, env=self.env)
+        except OSError as error:
+            print(f"The retention purge could not start ({type(error).__name__}).", file=sys.stderr, flush=True)
+            return
+        try:
+            self._process.wait(timeout=max(1.0, self.interval))
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self.runs += 1
+
+    def stop(self, grace: float = 10) -> None:
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._thread.is_alive():
+            self._thread.join(timeout=grace)
+
+
 def runtime_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """The environment for the processes: os.environ, the settings' defaults, then overrides."""
     base = {**os.environ, **(overrides or {})}
@@ -182,9 +237,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     supervisor.start()
+    purge = PurgeLoop(env).start()
     print("Opvoedmaatje is starting (loading the model takes about a minute):", flush=True)
     for service in supervisor.services:
         print("  " + service.describe, flush=True)
+    print(f"  retention purge now and every {PURGE_INTERVAL_SECONDS / 3600:g} h (python -m bot.purge)", flush=True)
     if token_file is not None:
         print(f"  API token       generated, stored in {token_file} (set RASA_AUTH_TOKEN to choose one)", flush=True)
     ready = False
@@ -192,6 +249,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         dead = supervisor.failed()
         if dead:
             print(f"The {dead} process stopped; stopping everything.", file=sys.stderr, flush=True)
+            purge.stop()
             supervisor.stop()
             return 1
         if not ready and all(is_up(s.health_url) for s in supervisor.services):
@@ -199,6 +257,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("Opvoedmaatje is ready. Press Ctrl-C to stop.", flush=True)
         time.sleep(1)
     print("Stopping Opvoedmaatje...", flush=True)
+    purge.stop()
     supervisor.stop()
     return 0
 

@@ -14,6 +14,12 @@ This store (a) checks pooled connections before use (``pool_pre_ping``), (b) ret
 saves for up to ``TRACKER_STORE_RETRY_SECONDS`` (default 5) while the database restarts, and
 (c) refuses to save a tracker whose read failed, so Rasa keeps that one turn in memory only and
 the stored conversation stays intact. It recovers by itself: the next read that works clears (c).
+
+It also erases (issue 14, bot/erasure.py): when the turn it is asked to save ran
+``utter_delete_data`` ("wis mijn gegevens"), it deletes every stored event of the conversation and
+the conversation's cases in the case store instead of saving. When the database does not let it,
+the conversation is erased at its next message before anything else is read or saved, and the
+cases at a later save.
 """
 from __future__ import annotations
 
@@ -29,10 +35,13 @@ import sqlalchemy.exc
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.erasure import CaseEraser, erasure_requested
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETRY_SECONDS = 5.0
 MAX_UNSURE = 10_000
+CASE_RETRY_SECONDS = 60.0  # how often cases whose erasure failed are tried again
 # Errors of an unreachable or restarting database (not of bad SQL or bad data).
 _TRANSIENT = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, sqlalchemy.exc.TimeoutError)
 
@@ -48,7 +57,8 @@ def _transient(error: BaseException) -> bool:
 class ResilientSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore with pre-ping, bounded retries and no saves after a failed read."""
 
-    def __init__(self, *args: Any, retry_seconds: Optional[float] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, retry_seconds: Optional[float] = None, case_store: Any = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         url = self.engine.url
         self.engine.dispose()
@@ -61,6 +71,11 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
                 retry_seconds = DEFAULT_RETRY_SECONDS
         self.retry_seconds = max(0.0, float(retry_seconds))
         self._unsure: "OrderedDict[str, float]" = OrderedDict()  # senders whose last read failed
+        # the case store of CASE_STORE_URL unless one is given (tests)
+        self.case_eraser = CaseEraser(case_store)
+        self._events_to_erase: "OrderedDict[str, float]" = OrderedDict()  # erasure failed: retry first
+        self._cases_to_erase: "OrderedDict[str, float]" = OrderedDict()
+        self._cases_tried = float("-inf")
 
     async def _with_retries(self, what: str, operation):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + self.retry_seconds
@@ -75,23 +90,94 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
                 await asyncio.sleep(delay)
                 delay = min(1.0, delay * 2)
 
+    @staticmethod
+    def _remember(senders: "OrderedDict[str, float]", sender_id: str) -> None:
+        senders[sender_id] = time.monotonic()
+        senders.move_to_end(sender_id)
+        while len(senders) > MAX_UNSURE:
+            senders.popitem(last=False)
+
     async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         parent = super()._retrieve
+
+        async def read() -> Optional[DialogueStateTracker]:
+            if sender_id in self._events_to_erase:
+                # the parent asked to erase it and that failed: erase now, before anything else
+                await self._delete_events(sender_id)
+                self._events_to_erase.pop(sender_id, None)
+                return None
+            return await parent(sender_id, fetch_events_from_all_sessions)
+
         try:
-            tracker = await self._with_retries("reading a tracker",
-                                               lambda: parent(sender_id, fetch_events_from_all_sessions))
+            tracker = await self._with_retries("reading a tracker", read)
         except Exception:
-            self._unsure[sender_id] = time.monotonic()
-            self._unsure.move_to_end(sender_id)
-            while len(self._unsure) > MAX_UNSURE:
-                self._unsure.popitem(last=False)
+            self._remember(self._unsure, sender_id)
             raise
         self._unsure.pop(sender_id, None)
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        if tracker.sender_id in self._unsure:
+        if erasure_requested(tracker.events):
+            await self.erase(tracker.sender_id)
+            return
+        if self._cases_to_erase:
+            await self._retry_case_erasures()
+        if tracker.sender_id in self._unsure or tracker.sender_id in self._events_to_erase:
             # Rasa built this tracker without the stored history; appending it would corrupt that.
             raise TrackerNotSaved("the tracker was read while the database was unavailable")
         parent = super().save
         await self._with_retries("saving a tracker", lambda: parent(tracker))
+
+    # --- erasure ("wis mijn gegevens", bot/erasure.py) -------------------------------------------
+
+    async def _delete_events(self, sender_id: Text) -> int:
+        with self.session_scope() as session:
+            count = (session.query(self.SQLEvent)
+                     .filter(self.SQLEvent.sender_id == sender_id)
+                     .delete(synchronize_session=False))
+            session.commit()
+        return int(count or 0)
+
+    async def erase(self, sender_id: Text) -> bool:
+        """Delete every stored event of the conversation and every case of it. Never raises (Rasa
+        would keep the tracker in memory): what fails is retried, the events at the
+        conversation's next message (nothing of it is read or saved before), the cases at a
+        later save. Logs counts only. True when both were deleted."""
+        events_erased = cases_erased = True
+        events = cases = 0
+        try:
+            events = await self._with_retries("erasing a conversation", lambda: self._delete_events(sender_id))
+            self._events_to_erase.pop(sender_id, None)
+        except Exception as error:
+            events_erased = False
+            self._remember(self._events_to_erase, sender_id)
+            logger.error("erasure: deleting a conversation failed (%s); retried at its next message",
+                         type(error).__name__)
+        try:
+            cases = await self._erase_cases(sender_id)
+            self._cases_to_erase.pop(sender_id, None)
+        except Exception as error:
+            cases_erased = False
+            self._remember(self._cases_to_erase, sender_id)
+            logger.error("erasure: deleting the cases of a conversation failed (%s); retried later",
+                         type(error).__name__)
+        if events_erased:
+            logger.info("erasure: a conversation deleted on request (%d stored events, %d case(s))", events, cases)
+        return events_erased and cases_erased
+
+    async def _erase_cases(self, sender_id: Text) -> int:
+        # in a thread: a case store that does not answer must not hold up every conversation
+        return await asyncio.get_running_loop().run_in_executor(None, self.case_eraser.erase, sender_id)
+
+    async def _retry_case_erasures(self) -> None:
+        now = time.monotonic()
+        if now - self._cases_tried < CASE_RETRY_SECONDS:
+            return
+        self._cases_tried = now
+        for sender_id in list(self._cases_to_erase):
+            try:
+                await self._erase_cases(sender_id)
+            except Exception as error:
+                logger.error("erasure: deleting the cases of a conversation failed again (%s)", type(error).__name__)
+                return
+            self._cases_to_erase.pop(sender_id, None)

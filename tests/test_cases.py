@@ -13,9 +13,25 @@ import sqlalchemy as sa
 
 from bot.cases import CaseStore, ClaimConflict, CaseError, retention_days, store_url
 from bot.cases import __main__ as cases_cli
+from bot.cases import crypto
+from bot.cases.crypto import ContactCipher
 from bot.cases.schema import VERSION_TABLE, case_audit, cases, metadata
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+KEY = "b3B2b2VkbWFhdGplLXRlc3Qtc2xldXRlbC0zMmJ5dGU="  # a fixed Fernet key of these tests
+CIPHER = ContactCipher([KEY])
+
+
+def _head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(crypto.__file__).parent / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+HEAD = _head()
 PG_URLS = ("postgresql://root@127.0.0.1:5432/test", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -47,7 +63,7 @@ def postgresql_store(pg_url: str) -> Iterator[CaseStore]:
     admin = sa.create_engine(pg_url)
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    store = CaseStore.from_url(pg_url, connect_args={"options": f"-csearch_path={schema}"})
+    store = CaseStore.from_url(pg_url, cipher=CIPHER, connect_args={"options": f"-csearch_path={schema}"})
     try:
         yield store
     finally:
@@ -59,7 +75,7 @@ def postgresql_store(pg_url: str) -> Iterator[CaseStore]:
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> CaseStore:
-    return CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}")
+    return CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}", cipher=CIPHER)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -85,7 +101,7 @@ def test_migration_creates_the_schema_of_the_models(store: CaseStore) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == HEAD
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         diff = [d for d in compare_metadata(context, metadata)
@@ -97,7 +113,7 @@ def test_migrating_twice_changes_nothing(store: CaseStore) -> None:
     case = _case(store)
     store.migrate()
     assert store.get(case.id) == case
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == HEAD
 
 
 def test_downgrade_and_upgrade_again(sqlite_store: CaseStore) -> None:
@@ -123,7 +139,7 @@ def test_two_processes_starting_together_both_migrate(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert CaseStore.from_url(url, migrate=False).current_revision() == "0002"
+    assert CaseStore.from_url(url, migrate=False).current_revision() == HEAD
 
 
 @pytest.mark.parametrize("env, expected", [
@@ -150,6 +166,109 @@ def test_a_case_holds_the_summary(store: CaseStore) -> None:
     assert case.parent_words == ("Hij slaat zijn zusje", "Ik weet het niet meer")
     assert case.created_at == T0
     assert not case.anonymous
+
+
+# --- contact details: encrypted at rest (issue 14, item 3) -------------------------------------
+
+OTHER_KEY = "c29tZW9uZS1lbHNlcy1rZXktb2YtMzItYnl0ZXMtISE="
+
+
+def _stored_detail(store: CaseStore, case_id: str) -> str:
+    """The contact detail as the database holds it, read with SQL (not through the store)."""
+    with store.engine.connect() as connection:
+        return connection.execute(sa.text("SELECT contact_detail FROM cases WHERE id = :id"),
+                                  {"id": case_id}).scalar()
+
+
+@pytest.mark.parametrize("preference, detail, fragments", [
+    ("phone", "+31612345678", ["612345678", "0612", "+316"]),
+    ("email", "piet.jansen+ouders@example.nl", ["piet", "jansen", "example", "@"]),
+])
+def test_contact_details_are_unreadable_in_the_database_without_the_key(
+        store: CaseStore, preference: str, detail: str, fragments: list) -> None:
+    from cryptography.fernet import Fernet, InvalidToken
+
+    case = _case(store, contact_preference=preference, contact_detail=detail)
+    raw = _stored_detail(store, case.id)
+    assert raw and all(fragment not in raw for fragment in fragments), raw
+    assert raw.startswith("gAAAAA")  # a Fernet token
+    with pytest.raises(InvalidToken):
+        Fernet(OTHER_KEY).decrypt(raw.encode())
+    assert Fernet(KEY).decrypt(raw.encode()).decode() == detail  # with the key it can be read
+    # the store decrypts only when the detail is read (the console shows it)
+    again = store.get(case.id)
+    assert again.contact_detail == detail and not again.anonymous
+    assert detail not in repr(again) and raw not in repr(again)
+    # a server with another key cannot read it, and says so
+    stranger = CaseStore(store.engine, ContactCipher([OTHER_KEY]))
+    assert stranger.get(case.id).contact_detail == crypto.UNREADABLE
+    # each detail gets its own token (random IV): equal details cannot be matched in the table
+    twin = _case(store, contact_preference=preference, contact_detail=detail)
+    assert _stored_detail(store, twin.id) != raw
+
+
+def test_a_case_without_a_contact_detail_stores_none(store: CaseStore) -> None:
+    case = _case(store, contact_preference="chat")
+    assert _stored_detail(store, case.id) is None
+    assert case.anonymous and case.contact_detail is None
+
+
+def test_a_rotated_key_still_reads_old_details(sqlite_store: CaseStore) -> None:
+    case = _case(sqlite_store, contact_preference="phone", contact_detail="+31612345678")
+    rotated = CaseStore(sqlite_store.engine, ContactCipher([OTHER_KEY, KEY]))  # new key first
+    assert rotated.get(case.id).contact_detail == "+31612345678"
+    newer = _case(rotated, contact_preference="phone", contact_detail="+31687654321")
+    assert sqlite_store.get(newer.id).contact_detail == crypto.UNREADABLE  # the old key alone cannot
+
+
+def test_migration_0003_encrypts_details_stored_in_clear_and_the_downgrade_decrypts(store: CaseStore) -> None:
+    store.downgrade("0002")
+    with store.engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO cases (id, conversation_id, severity, words_consent, contact_preference, "
+            "contact_detail, status, created_at) VALUES ('old1', 'c-old', 'normaal', :f, 'phone', "
+            "'+31612345678', 'open', :at)"), {"f": False, "at": T0.replace(tzinfo=None)})
+    store.migrate()
+    raw = _stored_detail(store, "old1")
+    assert raw.startswith("gAAAAA") and "612345678" not in raw
+    assert store.get("old1").contact_detail == "+31612345678"
+    store.downgrade("0002")
+    assert _stored_detail(store, "old1") == "+31612345678"
+    store.migrate()
+    assert store.get("old1").contact_detail == "+31612345678"
+
+
+def test_the_key_comes_from_the_environment_or_is_generated_once_with_mode_0600(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import stat
+
+    key_file = tmp_path / "var" / "case-store-key"
+    keys, from_env = crypto.load_keys({crypto.KEY_ENV: f" {KEY} , {OTHER_KEY}"}, key_file)
+    assert keys == [KEY.encode(), OTHER_KEY.encode()] and from_env and not key_file.exists()
+
+    created: list = []
+    real_open = os.open
+
+    def watching_open(path, flags, mode=0o777, *args, **kwargs):  # the mode is set at creation
+        if str(path) == str(key_file):
+            created.append((flags & os.O_CREAT and flags & os.O_EXCL, mode))
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", watching_open)
+    first, from_env = crypto.load_keys({}, key_file)
+    monkeypatch.undo()
+    assert not from_env and created and all(excl and mode == 0o600 for excl, mode in created)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert crypto.load_keys({}, key_file)[0] == first  # generated once, then kept
+    cipher = ContactCipher(first)
+    assert cipher.decrypt(cipher.encrypt("a@b.nl")) == "a@b.nl"
+
+
+@pytest.mark.parametrize("value", ["geheim", "a" * 44, "b3B2b2VkbWFhdGplLXRlc3Q="])
+def test_a_key_that_is_no_fernet_key_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(crypto.CaseKeyError, match="Fernet"):
+        crypto.load_keys({crypto.KEY_ENV: value}, tmp_path / "case-store-key")
 
 
 def test_words_are_not_stored_without_consent(store: CaseStore) -> None:

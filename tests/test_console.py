@@ -317,6 +317,20 @@ def test_case_page_shows_summary_and_conversation_and_is_audited(app, store, ras
     assert ("sanne@voorbeeldstad.example", "viewed") in audit_actions(store, case.id)
 
 
+def test_the_console_shows_the_contact_detail_that_the_database_holds_encrypted(app, store) -> None:
+    import sqlalchemy as sa
+
+    case = new_case(store, "conv-phone", contact_preference="phone", contact_detail="06 1234 5678")
+    with store.engine.connect() as connection:
+        raw = connection.execute(sa.text("SELECT contact_detail FROM cases WHERE id = :id"),
+                                 {"id": case.id}).scalar()
+    assert raw.startswith("gAAAAA") and "612345678" not in raw
+    client = app.test_client()
+    login(client)
+    assert "Bellen: +31612345678" in client.get(f"/console/cases/{case.id}").get_data(as_text=True)
+    assert "Bellen: +31612345678" in client.get("/console/").get_data(as_text=True)
+
+
 def test_without_consent_only_what_came_after_the_hand_off_is_shown(app, store, rasa) -> None:
     case = new_case(store, "conv-private", words_consent=False, parent_words=("geheim verhaal",))
     rasa.events["conv-private"] = [

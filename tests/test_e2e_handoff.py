@@ -93,3 +93,30 @@ def test_professional_claims_and_replies_in_the_browser(assistant, web_server, c
     assert any("Hoi, ik ben Sanne van het CJG." in t for t in bot_texts), bot_texts[-3:]
     # while the professional holds the conversation, the assistant is silent
     assert assistant.say(sender, "dank je, ik wacht even") == []
+
+
+def test_a_phone_number_for_the_hand_off_is_stored_encrypted_and_not_kept_as_a_slot(assistant):
+    """Issue 14, item 3: the number reaches the case (encrypted in the database) and the tracker
+    records only that a contact detail was given."""
+    import sqlalchemy as sa
+
+    sender = new_sender()
+    ask_for_a_person(assistant, sender, "ja")
+    assistant.say(sender, "nee")
+    done = assistant.say(sender, "bel me maar op 06 1234 5678")
+    assert "doorgegeven" in texts(done).lower(), done
+    store = CaseStore.from_url(assistant.env["CASE_STORE_URL"])
+    case = store.active_case_for(sender)
+    assert case is not None and case.contact_preference == "phone"
+    assert case.contact_detail == "+31612345678"  # decrypted, as the console shows it
+    with store.engine.connect() as connection:
+        raw = connection.execute(sa.text("SELECT contact_detail FROM cases WHERE id = :id"),
+                                 {"id": case.id}).scalar()
+    assert raw.startswith("gAAAAA") and "612345678" not in raw
+    slot_events = [e for e in tracker_events(assistant, sender)
+                   if e["event"] == "slot" and e.get("name") == "contact_detail"]
+    assert {e.get("value") for e in slot_events} <= {"gegeven", None}, slot_events
+    assert "gegeven" in {e.get("value") for e in slot_events}
+    assert assistant.slots(sender)["contact_detail"] is None  # reset once the case is open
+    logs = assistant.logs()
+    assert "612345678" not in logs and "1234 5678" not in logs and sender not in logs

@@ -202,7 +202,10 @@ class RecordingNotifier:
 
 @pytest.fixture
 def store(tmp_path: Path) -> CaseStore:
-    return CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}")
+    from bot.cases.crypto import ContactCipher
+
+    return CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}",
+                              cipher=ContactCipher(["b3B2b2VkbWFhdGplLXRlc3Qtc2xldXRlbC0zMmJ5dGU="]))
 
 
 def test_words_are_stored_only_with_consent(store: CaseStore) -> None:
@@ -408,8 +411,36 @@ def test_form_validation_action_fills_the_slots_and_asks_next() -> None:
         {"requested_slot": PREFERENCE_SLOT, CONSENT_SLOT: True, WORDS_SLOT: False, RETRIES_SLOT: 0.0},
         "Bel me op 0612345678", None))
     values = {e["name"]: e["value"] for e in events}
-    assert values[PREFERENCE_SLOT] == "phone" and values[DETAIL_SLOT] == "+31612345678"
-    assert values["requested_slot"] is None  # done
+    assert values[PREFERENCE_SLOT] == "phone" and values["requested_slot"] is None  # done
+    # the number is not set as a slot: the tracker only records that it was given
+    assert values[DETAIL_SLOT] == handoff.DETAIL_GIVEN == "gegeven"
+    assert "612345678" not in repr(events)
+
+
+@pytest.mark.parametrize("slots, text, preference", [
+    ({PREFERENCE_SLOT: "phone"}, "0612345678", "phone"),
+    ({PREFERENCE_SLOT: "phone"}, "mail me liever op Piet@Example.NL", "email"),
+    ({PREFERENCE_SLOT: "email"}, "piet@example.nl", "email"),
+    ({PREFERENCE_SLOT: "whatsapp"}, "app me op 06-12345678 graag", "whatsapp"),
+])
+def test_the_detail_question_sets_only_contact_given(slots: dict, text: str, preference: str) -> None:
+    from bot.handoff_actions import ValidateHandoffForm
+
+    slots = {"requested_slot": DETAIL_SLOT, CONSENT_SLOT: True, WORDS_SLOT: False, RETRIES_SLOT: 0.0, **slots}
+    events, _ = _run(ValidateHandoffForm(), _tracker(slots, text, None))
+    values = {e["name"]: e["value"] for e in events}
+    assert values[DETAIL_SLOT] == "gegeven" and values["requested_slot"] is None
+    assert values.get(PREFERENCE_SLOT, slots[PREFERENCE_SLOT]) == preference
+    assert "12345678" not in repr(events) and "example" not in repr(events).lower()
+
+
+def test_slot_values_never_hold_the_detail() -> None:
+    assert handoff.slot_values({DETAIL_SLOT: "+31612345678", PREFERENCE_SLOT: "phone"}) == \
+        {DETAIL_SLOT: "gegeven", PREFERENCE_SLOT: "phone"}
+    assert handoff.slot_values({DETAIL_SLOT: None, PREFERENCE_SLOT: "chat"}) == {DETAIL_SLOT: None, PREFERENCE_SLOT: "chat"}
+    assert handoff.detail_from_messages("phone", ["ja", "bel me op 06 1234 5678", "/affirm"]) == "+31612345678"
+    assert handoff.detail_from_messages("email", ["a@b.nl", "nee, c@d.nl"]) == "c@d.nl"  # the newest
+    assert handoff.detail_from_messages("chat", ["0612345678"]) is None
 
 
 def test_form_refusal_and_not_understood_are_recorded() -> None:
@@ -448,3 +479,49 @@ def test_action_open_case(monkeypatch: pytest.MonkeyPatch, store: CaseStore) -> 
 
     _, refused = _run(handoff_actions.ActionOpenCase(), _tracker({CONSENT_SLOT: False}, "nee", "deny", events))
     assert "niets door" in refused[0]["text"] and "0800-2000" in refused[1]["text"]
+
+
+def test_the_contact_detail_goes_from_the_answer_to_the_case_store_and_not_into_the_tracker(
+        monkeypatch: pytest.MonkeyPatch, store: CaseStore) -> None:
+    """The form sets contact_detail to "gegeven"; action_open_case reads the number from the
+    parent's answer, the case store keeps it encrypted, and the slot is reset afterwards."""
+    import sqlalchemy as sa
+
+    from bot import handoff_actions
+
+    monkeypatch.setattr(handoff_actions, "_store", store)
+    monkeypatch.setattr(handoff_actions, "_notifier", RecordingNotifier())
+    answer = "bel me maar op 06 1234 5678"
+    events = [
+        {"event": "session_started"},
+        {"event": "user", "text": "ik wil iemand spreken", "input_channel": "socketio"},
+        {"event": "active_loop", "name": "handoff_form"},
+        {"event": "user", "text": "ja", "input_channel": "socketio"},
+        {"event": "user", "text": "nee", "input_channel": "socketio"},
+        {"event": "user", "text": answer, "input_channel": "socketio"},
+    ]
+    slots = {"requested_slot": PREFERENCE_SLOT, CONSENT_SLOT: True, WORDS_SLOT: False, RETRIES_SLOT: 0.0,
+             "topic": "slapen", "severity": "aandacht"}
+    form_events, _ = _run(handoff_actions.ValidateHandoffForm(), _tracker(slots, answer, None, events))
+    slots.update({e["name"]: e["value"] for e in form_events})
+    assert slots[DETAIL_SLOT] == "gegeven" and slots[PREFERENCE_SLOT] == "phone"
+
+    result, messages = _run(handoff_actions.ActionOpenCase(), _tracker(slots, answer, None, events))
+    case = store.active_case_for("sender-glue")
+    assert case.contact_preference == "phone" and case.contact_detail == "+31612345678"
+    assert "doorgegeven" in messages[0]["text"]
+    with store.engine.connect() as connection:
+        raw = connection.execute(sa.text("SELECT contact_detail FROM cases")).scalar()
+    assert raw.startswith("gAAAAA") and "612345678" not in raw
+    everything = repr(form_events) + repr(result) + repr(messages)
+    assert "612345678" not in everything and "1234 5678" not in everything
+    assert {e["name"]: e["value"] for e in result}[DETAIL_SLOT] is None  # reset for a next hand-off
+
+
+def test_a_detail_slot_from_before_the_change_still_reaches_the_case(store: CaseStore) -> None:
+    request = handoff.request_from_slots("c-old", {CONSENT_SLOT: True, PREFERENCE_SLOT: "email",
+                                                   DETAIL_SLOT: "a@b.nl"})
+    assert handoff.open_case(store, request).contact_detail == "a@b.nl"
+    given = handoff.request_from_slots("c-new", {CONSENT_SLOT: True, PREFERENCE_SLOT: "email",
+                                                 DETAIL_SLOT: "gegeven"})
+    assert handoff.open_case(store, given).contact_detail is None  # "gegeven" is no address

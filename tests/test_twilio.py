@@ -13,6 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.pseudonym import Pseudonymizer
 from bot.channels.twilio import PseudonymTwilioOutput, SignedTwilioInput
+from tests import log_scan
 from tests.sanic_server import serving
 
 AUTH_TOKEN = "12345678901234567890123456789012"
@@ -20,6 +21,7 @@ ACCOUNT_SID = "AC" + "0" * 32
 NUMBER = "+31612345678"
 PSEUDONYMIZER = Pseudonymizer(b"unit-sender-secret")
 PUBLIC_URL = "https://opvoedmaatje.voorbeeldstad.nl/webhooks/twilio/webhook"
+SENT_TEXTS: set = {"Dank je voor je vraag."}  # every Body the tests post, and the agent's reply
 
 
 class RecordingOutput(PseudonymTwilioOutput):
@@ -52,6 +54,7 @@ def channel(**kwargs: Any) -> RecordingTwilioInput:
 
 def form(body: Optional[str] = "Mijn zoon van 4 bijt", sid: str = "SM" + "a" * 32, **extra: str) -> Dict[str, str]:
     """A WhatsApp-via-Twilio webhook as Twilio posts it (blank fields included)."""
+    SENT_TEXTS.add(body or "")
     fields = {"SmsMessageSid": sid, "NumMedia": "0", "ProfileName": "Test Ouder", "SmsSid": sid,
               "WaId": NUMBER[1:], "SmsStatus": "received", "Body": body or "", "To": "whatsapp:+14155238886",
               "NumSegments": "1", "ReferralNumMedia": "0", "MessageSid": sid, "AccountSid": ACCOUNT_SID,
@@ -78,6 +81,16 @@ def sign(url: str, fields: Dict[str, str], token: str = AUTH_TOKEN) -> str:
 @pytest.fixture(autouse=True)
 def _clear_sent() -> None:
     RecordingOutput.sent = []
+
+
+@pytest.fixture(autouse=True)
+def _no_ids_or_content_in_logs(caplog: pytest.LogCaptureFixture) -> Any:
+    """Issue 14, item 6: the logs of every test here hold no phone number, sender pseudonym or
+    message text (the project's loggers at DEBUG, everything else at INFO, as in production)."""
+    log_scan.capture(caplog)
+    yield
+    forbidden = log_scan.forbidden([NUMBER], SENT_TEXTS, [PSEUDONYMIZER], "tw")
+    assert log_scan.leaks(log_scan.captured(caplog), forbidden) == []
 
 
 def run(coro: Any) -> Any:
@@ -194,6 +207,25 @@ def test_logs_hold_neither_the_number_nor_the_text(caplog: pytest.LogCaptureFixt
         run(scenario())
     assert "612345678" not in caplog.text and "Sanne" not in caplog.text
     assert "signature" in caplog.text
+
+
+def test_failures_are_logged_without_the_pseudonym_or_the_number(caplog: pytest.LogCaptureFixture) -> None:
+    class FailingAgent:
+        async def handle_message(self, message: UserMessage) -> None:
+            raise RuntimeError(f"kapot voor {message.sender_id}")  # never logged: only the kind
+
+    async def scenario() -> None:
+        async with serving(channel(), FailingAgent()) as url:
+            fields = form(body="mijn zoon huilt de hele nacht")
+            assert await post(url, fields, sign(url, fields)) == 204
+        output = channel().get_output_channel()
+        SENT_TEXTS.add("Een bericht voor niemand")
+        await output.send_text_message(PSEUDONYMIZER.pseudonym(NUMBER, "tw"), "Een bericht voor niemand")
+    run(scenario())
+    assert "message handling failed (RuntimeError)" in caplog.text
+    assert "no number known" in caplog.text and RecordingOutput.sent == []
+    # the autouse fixture checks that neither the pseudonym nor the number nor the text is there
+    assert PSEUDONYMIZER.pseudonym(NUMBER, "tw") not in caplog.text
 
 
 def test_from_credentials_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

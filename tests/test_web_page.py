@@ -110,6 +110,22 @@ def test_without_a_console_module_the_page_still_works(monkeypatch: pytest.Monke
     assert app.test_client().get("/").status_code == 200
 
 
+def test_the_page_tells_the_chat_the_retention_period(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.catalogue.model import load_catalogue
+
+    days = load_catalogue().municipality.retention_days or 90
+    html = client.get("/").get_data(as_text=True)
+    assert f'data-retention-days="{days}"' in html
+    assert f"niet langer dan {days}" in " ".join(html.split())
+    import bot.catalogue.model as model
+
+    def no_catalogue(*_a: Any, **_k: Any) -> Any:
+        raise model.CatalogueError(["geen catalogus"])
+
+    monkeypatch.setattr(model, "load_catalogue", no_catalogue)
+    assert web_app.retention_days() == 90
+
+
 def test_a_secret_key_is_generated_once_when_not_set(tmp_path: Path) -> None:
     key_file = tmp_path / "var" / "web-secret-key"
     first = web_app._secret_key({}, key_file)
@@ -314,6 +330,128 @@ def test_clearing_the_conversation_starts_a_new_session(page: Page, standin_web:
     assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") != old
     page.reload()
     expect(page.locator("#chat-log .msg")).to_have_count(2)
+
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def stored(page: Page) -> Dict[str, Any]:
+    return page.evaluate("""() => ({
+        session: localStorage.getItem('opvoedmaatje.session_id'),
+        savedAt: localStorage.getItem('opvoedmaatje.saved_at'),
+        history: JSON.parse(localStorage.getItem('opvoedmaatje.history') || 'null')})""")
+
+
+def age_storage(page: Page, days_ago: List[float]) -> None:
+    """Pretend the stored messages were written `days_ago` (one value per message) and the last
+    activity was the youngest of them: the stored time stamps are moved back."""
+    page.evaluate("""([ages, day]) => {
+        const now = Date.now();
+        const history = JSON.parse(localStorage.getItem('opvoedmaatje.history'));
+        history.forEach((entry, i) => { entry.at = now - ages[i] * day; });
+        localStorage.setItem('opvoedmaatje.history', JSON.stringify(history));
+        localStorage.setItem('opvoedmaatje.saved_at', String(now - Math.min(...ages) * day));
+    }""", [days_ago, DAY_MS])
+
+
+def test_the_local_history_expires_after_the_retention_period(page: Page, standin_web: Process) -> None:
+    page.goto(standin_web.url)
+    days = int(page.locator("#opvoedmaatje-chat").get_attribute("data-retention-days"))
+    assert days > 0
+    say(page, "eerste")
+    expect(bot_messages(page)).to_have_count(1)
+    say(page, "tweede")
+    expect(bot_messages(page)).to_have_count(2)
+    kept = stored(page)
+    assert kept["session"] and kept["savedAt"] and len(kept["history"]) == 4
+    assert all(isinstance(entry["at"], (int, float)) for entry in kept["history"])
+
+    # within the period everything stays; a message older than the period goes on its own
+    age_storage(page, [days + 5, days + 5, days - 1, days - 1])
+    page.reload()
+    expect(page.locator("#chat-log .msg")).to_have_count(2)
+    expect(bot_messages(page)).to_contain_text(["tweede"])
+    assert stored(page)["session"] == kept["session"] and len(stored(page)["history"]) == 2
+
+    # the last message older than the period: history and session id are gone
+    age_storage(page, [days + 1, days + 1])
+    page.reload()
+    expect(page.locator("#chat-empty")).to_be_visible()
+    assert page.locator("#chat-log .msg").count() == 0
+    after = stored(page)
+    assert after["history"] is None and after["session"] != kept["session"]
+    say(page, "opnieuw")
+    expect(bot_messages(page).last).to_contain_text("(bericht 1)")  # a new session at the server
+
+
+def test_a_stamp_in_the_future_or_none_at_all_is_not_believed(page: Page, standin_web: Process) -> None:
+    page.goto(standin_web.url)
+    say(page, "eerste")
+    expect(bot_messages(page)).to_have_count(1)
+    page.evaluate("localStorage.setItem('opvoedmaatje.saved_at', String(Date.now() + 400 * 86400000))")
+    page.reload()
+    assert page.locator("#chat-log .msg").count() == 0 and stored(page)["history"] is None
+    say(page, "tweede")
+    expect(bot_messages(page)).to_have_count(1)
+    page.evaluate("localStorage.removeItem('opvoedmaatje.saved_at')")  # as before stamps were kept
+    page.reload()
+    assert page.locator("#chat-log .msg").count() == 0 and stored(page)["history"] is None
+
+
+# chat.js is given a socket.io client whose socket the test can reach (to play a bot message)
+CAPTURE_SOCKET = """(() => {
+  let real;
+  Object.defineProperty(window, 'io', {
+    configurable: true,
+    get() {
+      return real && function () { const s = real.apply(this, arguments); window.__chatSocket = s; return s; };
+    },
+    set(value) { real = value; },
+  });
+})();"""
+
+
+def play_bot_message(page: Page, message: Dict[str, Any]) -> None:
+    page.evaluate("m => window.__chatSocket.listeners('bot_uttered').forEach(f => f(m))", message)
+
+
+@pytest.mark.parametrize("shape", ["separate", "nested", "merged"])
+def test_an_erased_message_clears_the_local_history_and_the_session(page: Page, standin_web: Process,
+                                                                    shape: str) -> None:
+    """The answer to "wis mijn gegevens" carries {"opvoedmaatje_erased": true}: in the message's
+    metadata, merged into it (as Rasa merges a bot message's metadata), or as a socket.io message
+    of its own right after the text. The page forgets its history and session id; the
+    confirmation stays in view but is not stored."""
+    page.add_init_script(CAPTURE_SOCKET)
+    page.goto(standin_web.url)
+    say(page, "eerste")
+    expect(bot_messages(page)).to_have_count(1)
+    before = stored(page)
+    assert before["session"] and before["history"]
+    say(page, "wis mijn gegevens")
+    answered = ["Je schreef: wis mijn gegevens (bericht 2)"]  # the stand-in's answer
+    expect(bot_messages(page)).to_have_count(2)
+    if shape == "separate":
+        play_bot_message(page, {"opvoedmaatje_erased": True})
+    else:
+        answered.append("Je gegevens zijn gewist.")
+        play_bot_message(page, {"text": answered[-1], "metadata": {"opvoedmaatje_erased": True}}
+                         if shape == "nested" else {"text": answered[-1], "opvoedmaatje_erased": True})
+    # only the answer to "wis mijn gegevens" stays in view
+    expect(page.locator("#chat-log .msg")).to_have_count(len(answered))
+    expect(bot_messages(page)).to_have_text([re.compile(re.escape(t)) for t in answered])
+    expect(page.get_by_role("status")).to_have_text("Het gesprek is gewist, ook op dit apparaat.")
+    after = stored(page)
+    assert after["history"] is None and after["session"] != before["session"]
+    say(page, "tweede")
+    expect(bot_messages(page).last).to_contain_text("(bericht 1)")  # a new session
+    page.reload()
+    expect(page.locator("#chat-log .msg")).to_have_count(2)  # only what came after the erasure
+    assert "eerste" not in page.locator("#chat-log").inner_text()
+
+    # a message with other metadata changes nothing
+    play_bot_message(page, {"text": "Gewoon een bericht", "metadata": {"opvoedmaatje_erased": "ja"}})
+    expect(page.locator("#chat-log .msg")).to_have_count(3)
 
 
 def test_keyboard_users_can_skip_to_the_chat(page: Page, standin_web: Process) -> None:

@@ -23,6 +23,7 @@ from rasa.core.channels.channel import UserMessage
 from bot.channels import whatsapp as wa
 from bot.channels.pseudonym import NumberBook, Pseudonymizer
 from bot.ratelimit import LIMITED_REPLY, RateLimiter
+from tests import log_scan
 from tests.graph_standin import GraphStandIn, shape_problems
 from tests.sanic_server import free_port, serving
 from tests.web_fixture import CHANNEL_ENV
@@ -42,13 +43,20 @@ def sign(raw: bytes, secret: str = SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
 
 
+# what the tests send, so that the log scan below can look for it
+SENT_NUMBERS: set = {NUMBER}
+SENT_TEXTS: set = set()
+
+
 def _base(number: str, message_id: Optional[str], timestamp: Optional[float]) -> Dict[str, Any]:
+    SENT_NUMBERS.add(number)
     return {"from": number, "id": message_id or f"wamid.{uuid.uuid4().hex}",
             "timestamp": str(int(timestamp if timestamp is not None else time.time()))}
 
 
 def text_message(body: str, message_id: Optional[str] = None, number: str = NUMBER,
                  timestamp: Optional[float] = None) -> Dict[str, Any]:
+    SENT_TEXTS.add(body)
     return {**_base(number, message_id, timestamp), "type": "text", "text": {"body": body}}
 
 
@@ -155,6 +163,27 @@ def graph() -> Any:
 def _fresh_graph(request: pytest.FixtureRequest) -> None:
     if "graph" in request.fixturenames:
         request.getfixturevalue("graph").reset()
+
+
+AGENT_TEXTS = ("Dank je voor je vraag.", "Kies maar.", "Hoe gaat het nu?", "Nog een bericht",
+               "Binnen het venster", "Een medewerker belt je morgen.")
+TEST_RECIPIENTS = ("wa-handoff", "wa-unknown")
+
+
+@pytest.fixture(autouse=True)
+def _no_ids_or_content_in_logs(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Any:
+    """Issue 14, item 6: every test of this module runs with its logs captured (the channel's own
+    loggers at DEBUG, everything else at INFO, as in production), and afterwards the logs hold no
+    phone number, no sender pseudonym and no message text. End-to-end tests also scan the
+    running assistant's logs."""
+    log_scan.capture(caplog)
+    yield
+    forbidden = log_scan.forbidden(SENT_NUMBERS, SENT_TEXTS | set(AGENT_TEXTS), [PSEUDONYMIZER], "wa")
+    assert log_scan.leaks(log_scan.captured(caplog), forbidden + list(TEST_RECIPIENTS)) == []
+    if "assistant" in request.fixturenames:
+        e2e = Pseudonymizer(CHANNEL_ENV["SENDER_ID_SECRET"].encode())
+        server_logs = request.getfixturevalue("assistant").logs()
+        assert log_scan.leaks(server_logs, log_scan.forbidden(SENT_NUMBERS, SENT_TEXTS, [e2e], "wa")) == []
 
 
 # ---------------------------------------------------------------- signatures and handshake

@@ -53,7 +53,8 @@ cases = sa.Table(
     sa.Column("words_consent", sa.Boolean, nullable=False, default=False),
     sa.Column("parent_words", sa.Text),  # JSON list of strings; only with words_consent
     sa.Column("contact_preference", sa.String(16), nullable=False),
-    sa.Column("contact_detail", sa.String(254)),
+    # a Fernet token of the phone number or e-mail address (bot/cases/crypto.py), never clear text
+    sa.Column("contact_detail", sa.String(512)),
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("assigned_to", sa.Integer, sa.ForeignKey("console_users.id", ondelete="SET NULL")),
     sa.Column("created_at", sa.DateTime, nullable=False),

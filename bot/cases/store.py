@@ -3,7 +3,8 @@
 SQLite by default (``var/cases.db``), PostgreSQL through ``CASE_STORE_URL=postgresql://...``.
 The schema is migrated with Alembic at start (`CaseStore.from_url` -> `migrate`). Methods
 return frozen dataclasses, never ORM rows. Times are stored as naive UTC and returned as
-timezone-aware UTC datetimes.
+timezone-aware UTC datetimes. Contact details are stored encrypted (`bot.cases.crypto`, key from
+``CASE_STORE_KEY``); ``Case.contact_detail`` decrypts only when it is read.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import json
 import logging
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
@@ -21,6 +22,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .crypto import UNREADABLE, ContactCipher, InvalidToken, default_cipher, is_token
 from .schema import (
     AUDIT_ACTIONS, CONTACT_PREFERENCES, ROLES, SEVERITIES, case_audit, cases, console_users,
 )
@@ -79,7 +81,8 @@ class Case:
     words_consent: bool
     parent_words: tuple[str, ...]
     contact_preference: str
-    contact_detail: Optional[str]
+    # the phone number or e-mail address as stored: a Fernet token (bot/cases/crypto.py)
+    contact_token: Optional[str] = field(repr=False)
     status: str
     assigned_to: Optional[int]
     assigned_name: Optional[str]
@@ -88,11 +91,26 @@ class Case:
     closed_at: Optional[datetime]
     situation: Optional[str] = None  # CONTRACT.md 4b
     alerted_at: Optional[datetime] = None  # a crisis while a professional held the conversation
+    _cipher: Optional[ContactCipher] = field(default=None, repr=False, compare=False)
+
+    @property
+    def contact_detail(self) -> Optional[str]:
+        """The phone number or e-mail address in clear: decrypted here, only when read (the
+        console shows it to the professional). `UNREADABLE` when the key does not fit."""
+        if self.contact_token is None:
+            return None
+        if not is_token(self.contact_token):  # stored in clear by a version before 0003
+            return self.contact_token
+        try:
+            return (self._cipher or default_cipher()).decrypt(self.contact_token)
+        except InvalidToken:
+            logger.warning("case %s: the contact detail cannot be decrypted with CASE_STORE_KEY", self.id)
+            return UNREADABLE
 
     @property
     def anonymous(self) -> bool:
         """No way to reach the parent outside the conversation was given."""
-        return self.contact_detail is None
+        return self.contact_token is None
 
     @property
     def urgency_rank(self) -> int:
@@ -178,15 +196,28 @@ def retention_days(environ: Mapping[str, str] = os.environ) -> int:
 class CaseStore:
     """Cases, console users and the audit log in one database."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, cipher: Optional[ContactCipher] = None):
         self.engine = engine
+        self._cipher = cipher
 
     @classmethod
-    def from_url(cls, url: Optional[str] = None, migrate: bool = True, **engine_kwargs: Any) -> "CaseStore":
-        store = cls(create_engine(url or store_url(), **engine_kwargs))
+    def from_url(cls, url: Optional[str] = None, migrate: bool = True,
+                 cipher: Optional[ContactCipher] = None, **engine_kwargs: Any) -> "CaseStore":
+        store = cls(create_engine(url or store_url(), **engine_kwargs), cipher)
         if migrate:
             store.migrate()
         return store
+
+    @property
+    def cipher(self) -> ContactCipher:
+        """The contact details' cipher: given, else CASE_STORE_KEY (or var/case-store-key),
+        loaded when first needed."""
+        if self._cipher is None:
+            self._cipher = default_cipher()
+            if not self._cipher.from_environment and self.engine.dialect.name != "sqlite":
+                logger.warning("case store: CASE_STORE_KEY is not set; contact details are encrypted "
+                               "with a key generated in var/ that other servers do not have")
+        return self._cipher
 
     # --- schema ---------------------------------------------------------------------------
 
@@ -217,6 +248,7 @@ class CaseStore:
                     # released at commit: a second process waits, then finds the schema done
                     connection.execute(sa.text("SELECT pg_advisory_xact_lock(7342001)"))
                 config.attributes["connection"] = connection
+                config.attributes["cipher"] = lambda: self.cipher  # 0003 encrypts details in clear
                 getattr(command, direction)(config, revision)
 
     def migrate(self, revision: str = "head") -> None:
@@ -238,8 +270,7 @@ class CaseStore:
 
     # --- rows -> dataclasses ----------------------------------------------------------------
 
-    @staticmethod
-    def _case(row: Any) -> Case:
+    def _case(self, row: Any) -> Case:
         words: tuple[str, ...] = ()
         if row.parent_words:
             try:
@@ -251,12 +282,13 @@ class CaseStore:
             municipality=row.municipality, topic=row.topic, age_months=row.age_months,
             phase=row.phase, severity=row.severity, signal=row.signal,
             words_consent=bool(row.words_consent), parent_words=words,
-            contact_preference=row.contact_preference, contact_detail=row.contact_detail,
+            contact_preference=row.contact_preference, contact_token=row.contact_detail,
             status=row.status, assigned_to=row.assigned_to,
             assigned_name=getattr(row, "assigned_name", None),
             created_at=_from_db(row.created_at), claimed_at=_from_db(row.claimed_at),
             closed_at=_from_db(row.closed_at), situation=row.situation,
             alerted_at=_from_db(row.alerted_at),
+            _cipher=self.cipher if row.contact_detail else None,
         )
 
     @staticmethod
@@ -316,7 +348,8 @@ class CaseStore:
         contact_detail: Optional[str] = None,
         now: Optional[datetime] = None,
     ) -> Case:
-        """Store a new open case. The parent's words are dropped unless `words_consent`."""
+        """Store a new open case. The parent's words are dropped unless `words_consent`; the
+        contact detail is stored encrypted."""
         if not conversation_id:
             raise ValueError("a case needs the conversation id")
         if severity not in SEVERITIES:
@@ -333,7 +366,8 @@ class CaseStore:
                 severity=severity, signal=signal, situation=situation,
                 words_consent=bool(words_consent),
                 parent_words=json.dumps(words, ensure_ascii=False) if words else None,
-                contact_preference=contact_preference, contact_detail=contact_detail,
+                contact_preference=contact_preference,
+                contact_detail=self.cipher.encrypt(contact_detail) if contact_detail else None,
                 status="open", assigned_to=None, created_at=created,
             ))
             self._audit(connection, "created", SYSTEM_ACTOR, case_id, now)

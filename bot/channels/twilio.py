@@ -11,6 +11,7 @@ Served at ``/webhooks/twilio/webhook`` when a Twilio auth token is configured (c
 - The sender id in Rasa is ``pseudonym(From, "tw")``; the number is kept in memory only
   (``NumberBook``) to send the reply, which goes out through Twilio's REST client in a thread.
 - Repeated ``MessageSid``s are ignored; a message without text (only media) gets a kind reply.
+- Logs hold no number, no pseudonym and no text: only what happened (and error kinds).
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class PseudonymTwilioOutput(TwilioOutput):
         recipient = message_data.get("to")
         contact = self.book.lookup(recipient) if isinstance(recipient, str) else None
         if contact is None:
-            logger.warning("twilio: no number known for %s; message dropped", recipient)
+            logger.warning("twilio: no number known for the recipient; message dropped")
             return None
         data = {**message_data, "to": contact.number}
         try:
@@ -178,7 +179,7 @@ class SignedTwilioInput(TwilioInput):
                     await on_new_message(UserMessage(clean_text(text.replace("¡", "@")), output, who,
                                                      input_channel=self.name(), metadata={}))
             except Exception as error:  # no text, no number in the log
-                logger.error("twilio: message handling for %s failed (%s)", who, type(error).__name__)
+                logger.error("twilio: message handling failed (%s)", type(error).__name__)
             return response.text("", status=204)
 
         return webhook

@@ -24,8 +24,8 @@ Buttons become reply buttons (at most 3, titles at most 20 characters) or a list
 rows), else numbered text options (the parent may answer with the number). Texts longer than 4096
 characters are split. Outside the 24-hour customer-service window only a template message may be
 sent: the channel sends the template once per closed window and withholds the text. 5xx, 429 and
-Meta's throttling codes are retried with exponential backoff. Logs never contain message text or
-phone numbers.
+Meta's throttling codes are retried with exponential backoff. Logs never contain message text,
+phone numbers or sender pseudonyms: only counts and kinds of events.
 """
 from __future__ import annotations
 
@@ -52,6 +52,15 @@ from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_t
 from bot.channels.pseudonym import Contact, NumberBook, Pseudonymizer, RecentIds, default_pseudonymizer
 
 logger = logging.getLogger(__name__)
+
+# message kinds that may be named in a log line (the type comes from the webhook body)
+_LOGGED_KINDS = frozenset({"audio", "button", "contacts", "document", "image", "interactive", "location",
+                           "order", "reaction", "sticker", "system", "text", "unsupported", "video"})
+
+
+def _kind_label(kind: Any) -> str:
+    return kind if isinstance(kind, str) and kind in _LOGGED_KINDS else "other"
+
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v21.0"
 DEFAULT_TEMPLATE = "opvoedmaatje_followup"
@@ -236,7 +245,8 @@ def parse_webhook(body: Any, phone_number_id: str = "", now: Optional[float] = N
                         found.append(parsed)
             for error in value.get("errors") or []:
                 if isinstance(error, dict):
-                    logger.warning("whatsapp: webhook reports error code %s", error.get("code"))
+                    logger.warning("whatsapp: webhook reports error code %s",
+                                   error.get("code") if isinstance(error.get("code"), int) else "?")
     return found
 
 
@@ -511,7 +521,7 @@ class WhatsAppOutput(OutputChannel):
     async def _deliver(self, recipient_id: Text, bodies: List[Dict[str, Any]]) -> None:
         contact = self.state.contact(recipient_id)
         if contact is None:
-            logger.warning("whatsapp: no number known for %s; %d message(s) dropped", recipient_id, len(bodies))
+            logger.warning("whatsapp: no number known for the recipient; %d message(s) dropped", len(bodies))
             return
         if self.state.clock() - contact.last_inbound > WINDOW_SECONDS:
             if self.state.templated.get(recipient_id) != contact.last_inbound:
@@ -520,9 +530,8 @@ class WhatsAppOutput(OutputChannel):
                     self.state.templated.popitem(last=False)
                 config = self.state.config
                 await self.state.client.send(contact.number, template_body(config.template, config.template_language))
-                logger.info("whatsapp: outside the 24-hour window for %s: template sent", recipient_id)
-            logger.info("whatsapp: outside the 24-hour window for %s: %d message(s) withheld",
-                        recipient_id, len(bodies))
+                logger.info("whatsapp: outside the 24-hour window: template sent")
+            logger.info("whatsapp: outside the 24-hour window: %d message(s) withheld", len(bodies))
             return
         for body in bodies:
             await self.state.client.send(contact.number, body)
@@ -648,8 +657,8 @@ class WhatsAppInput(InputChannel):
                     if not await self.limiter.admit(self.name(), who, output):
                         continue
                     if message.kind == "unsupported":
-                        logger.info("whatsapp: %s message from %s answered with the text-only reply",
-                                    message.message_type, who)
+                        logger.info("whatsapp: %s message answered with the text-only reply",
+                                    _kind_label(message.message_type))
                         await output.send_text_message(who, ONLY_TEXT_REPLY)
                         continue
                     if len(message.text) > MAX_MESSAGE_CHARS:
@@ -663,10 +672,10 @@ class WhatsAppInput(InputChannel):
                     await on_new_message(UserMessage(clean_text(text), output, who,
                                                      input_channel=self.name(), metadata={}))
                 except asyncio.CancelledError:
-                    logger.error("whatsapp: message handling for %s was cancelled", who)
+                    logger.error("whatsapp: message handling was cancelled")
                     raise
                 except Exception as error:  # no text, no number in the log
-                    logger.error("whatsapp: message handling for %s failed (%s)", who, type(error).__name__)
+                    logger.error("whatsapp: message handling failed (%s)", type(error).__name__)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)

@@ -5,7 +5,8 @@
 
 Settings (env): ``WEB_PORT`` (8080), ``RASA_URL`` (the Rasa server the chat talks socket.io to;
 default ``http://127.0.0.1:{RASA_PORT}``), ``WEB_SECRET_KEY`` (Flask's session key; generated
-into ``var/web-secret-key`` when unset). Browser assets come from npm (``npm ci`` at the repo
+into ``var/web-secret-key`` when unset). The page keeps the chat in the browser for at most the
+catalogue's ``retention_days`` (default 90) after the last message. Browser assets come from npm (``npm ci`` at the repo
 root) and are served from this server: nothing is loaded from a CDN.
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ VENDOR_FILES = {
     "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
 }
 CONSOLE_MODULE = "bot.console.blueprint"
+DEFAULT_RETENTION_DAYS = 90
 
 
 def rasa_url(environ: Mapping[str, str] = os.environ) -> str:
@@ -47,6 +49,20 @@ def socket_origins(url: str) -> str:
         return ""
     ws = "wss" if parts.scheme == "https" else "ws"
     return f"{parts.scheme}://{parts.netloc} {ws}://{parts.netloc}"
+
+
+def retention_days() -> int:
+    """How long conversations are kept: the catalogue's ``municipality.retention_days``, else 90.
+    The page's chat forgets its local history after this many days without a message."""
+    try:
+        from bot.catalogue.model import load_catalogue
+
+        days = getattr(load_catalogue().municipality, "retention_days", None)
+        if days is not None and int(days) > 0:
+            return int(days)
+    except Exception:  # noqa: BLE001 - no (valid) catalogue: the default
+        logger.debug("web: no retention period in the catalogue; %d days", DEFAULT_RETENTION_DAYS)
+    return DEFAULT_RETENTION_DAYS
 
 
 def _secret_key(environ: Mapping[str, str], key_file: Path = SECRET_KEY_FILE) -> str:
@@ -104,7 +120,8 @@ def index() -> Response:
     from flask import current_app
 
     url = current_app.config["RASA_URL"]
-    page = render_template("index.html", rasa_url=url, socket_path="/socket.io/")
+    page = render_template("index.html", rasa_url=url, socket_path="/socket.io/",
+                           retention_days=current_app.config["RETENTION_DAYS"])
     answer = Response(page, mimetype="text/html")
     answer.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -148,6 +165,7 @@ def create_app(environ: Optional[Mapping[str, str]] = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_AS_ASCII=False,
+        RETENTION_DAYS=retention_days(),
     )
     app.register_blueprint(site)
     console = _console_blueprint()

@@ -2,7 +2,11 @@
  *
  * Talks Rasa's socket.io channel: `session_request` / `session_confirm` with a session id kept
  * in localStorage (a reload keeps the conversation), `user_uttered` / `bot_uttered` messages.
- * The conversation shown is kept in localStorage too, until "Gesprek wissen" is used.
+ * The conversation shown is kept in localStorage too, until "Gesprek wissen" is used, and never
+ * longer than the retention period (data-retention-days, the catalogue's retention_days) after
+ * the last message: older messages are dropped, and when the last one is older the session id
+ * goes too. A bot message with metadata {"opvoedmaatje_erased": true} (the answer to "wis mijn
+ * gegevens") clears the local history and the session id as well.
  * Accessibility: the messages are in a role="log" live region, the typing state and connection
  * problems in a role="status" region, quick replies are real buttons in a labelled group, and
  * focus goes back to the input after a choice.
@@ -15,7 +19,11 @@
 
   var SESSION_KEY = "opvoedmaatje.session_id";
   var HISTORY_KEY = "opvoedmaatje.history";
+  var SAVED_AT_KEY = "opvoedmaatje.saved_at";   /* ms since 1970 of the last message kept */
   var MAX_HISTORY = 200;
+  var DAY_MS = 24 * 60 * 60 * 1000;
+  var RETENTION_MS = retentionDays(root.getAttribute("data-retention-days")) * DAY_MS;
+  var CLOCK_SLACK_MS = DAY_MS;                  /* a stamp further in the future is not believed */
   var TYPING_TIMEOUT_MS = 45000;
   var TEXT = {
     typing: "Opvoedmaatje typt\u2026",
@@ -23,6 +31,7 @@
     offline: "Geen verbinding met de chat. We proberen het opnieuw\u2026",
     unavailable: "De chat werkt nu niet. Probeer het later nog eens, of bel het Centrum voor Jeugd en Gezin.",
     cleared: "Het gesprek is gewist op dit apparaat.",
+    erased: "Het gesprek is gewist, ook op dit apparaat.",
     bot: "Opvoedmaatje:",
     user: "Jij:",
     choices: "Kies een antwoord",
@@ -43,6 +52,12 @@
   var queue = [];
   var typingTimer = null;
   var history = [];
+  var answer = [];   /* the bot messages since the parent's last message, as shown */
+
+  function retentionDays(raw) {
+    var days = parseInt(raw, 10);
+    return days > 0 && days <= 3660 ? days : 90;
+  }
 
   /* ---------- storage (may be blocked: then the chat still works, without persistence) */
 
@@ -55,6 +70,30 @@
       else { window.localStorage.setItem(key, value); }
     } catch (e) { /* storage full or blocked */ }
   }
+  function fresh(stamp, now) {
+    return typeof stamp === "number" && isFinite(stamp) && stamp > now - RETENTION_MS &&
+      stamp <= now + CLOCK_SLACK_MS;
+  }
+  function forgetStored() {
+    save(SESSION_KEY, null);
+    save(HISTORY_KEY, null);
+    save(SAVED_AT_KEY, null);
+  }
+  /* Drop what is past the retention period: every message older than it and, when the last
+     activity is older (or unknown: stored before stamps were kept), the session id as well. */
+  function expireStored() {
+    var now = Date.now();
+    var raw = load(SAVED_AT_KEY);
+    var savedAt = raw === null ? NaN : Number(raw);
+    if (!fresh(savedAt, now)) {
+      if (load(SESSION_KEY) !== null || load(HISTORY_KEY) !== null || raw !== null) { forgetStored(); }
+      return [];
+    }
+    var items = loadHistory();
+    var kept = items.filter(function (item) { return fresh(item.at, now); });
+    if (kept.length !== items.length) { save(HISTORY_KEY, JSON.stringify(kept)); }
+    return kept;
+  }
   function loadHistory() {
     try {
       var items = JSON.parse(load(HISTORY_KEY) || "[]");
@@ -63,10 +102,13 @@
       }) : [];
     } catch (e) { return []; }
   }
+  function touch() { save(SAVED_AT_KEY, String(Date.now())); }
   function remember(entry) {
+    entry.at = Date.now();
     history.push(entry);
     if (history.length > MAX_HISTORY) { history = history.slice(-MAX_HISTORY); }
     save(HISTORY_KEY, JSON.stringify(history));
+    touch();
   }
 
   /* ---------- rendering */
@@ -187,8 +229,26 @@
     }).map(function (b) { return { title: b.title, payload: b.payload }; });
   }
 
+  /* The assistant erased the conversation ("wis mijn gegevens"): its metadata says so, nested
+     or merged into the message as Rasa does with a bot message's metadata; on socket.io it may
+     also come as a message of its own right after the confirmation text. */
+  function erasedBy(message) {
+    var metadata = message.metadata;
+    return message.opvoedmaatje_erased === true ||
+      (!!metadata && typeof metadata === "object" && metadata.opvoedmaatje_erased === true);
+  }
+
   function receive(message) {
     if (!message || typeof message !== "object") { return; }
+    var erased = erasedBy(message);
+    if (erased) {
+      /* the assistant's answer since the parent's last message is the confirmation: it stays in
+         view (not stored); everything else goes */
+      var confirmation = answer.slice();
+      clearConversation(TEXT.erased, false);
+      confirmation.forEach(function (entry) { renderMessage({ from: "bot", text: entry.text, buttons: [] }); });
+      answer = confirmation;
+    }
     var text = typeof message.text === "string" ? message.text : "";
     if (!text && message.attachment && message.attachment.payload && message.attachment.payload.src) {
       text = message.attachment.payload.src;
@@ -197,7 +257,8 @@
     if (!text && !buttons.length) { return; }
     typing(false);
     var entry = { from: "bot", text: text, buttons: buttons };
-    remember(entry);
+    if (!erased) { remember(entry); }   /* the confirmation is shown, not kept */
+    answer.push(entry);
     renderMessage(entry);
   }
 
@@ -209,6 +270,7 @@
     payload = (payload || "").trim();
     if (!payload) { return; }
     removeChoices();
+    answer = [];
     var entry = { from: "user", text: shown || payload };
     remember(entry);
     renderMessage(entry);
@@ -243,6 +305,7 @@
       if (typeof id !== "string" || !id) { return; }
       sessionId = id;
       save(SESSION_KEY, id);
+      if (load(SAVED_AT_KEY) === null) { touch(); }   /* a session without messages expires too */
       confirmed = true;
       while (queue.length) { emitMessage(queue.shift()); }
     });
@@ -264,10 +327,12 @@
     input.focus();
   });
 
-  clearButton.addEventListener("click", function () {
-    save(SESSION_KEY, null);
-    save(HISTORY_KEY, null);
+  /* Forget the conversation on this device: stored history, session id, what is shown; the
+     next message starts a new session. */
+  function clearConversation(statusText, focus) {
+    forgetStored();
     history = [];
+    answer = [];
     queue = [];
     sessionId = null;
     typing(false);
@@ -279,12 +344,20 @@
     log.appendChild(label);
     if (empty) { log.appendChild(empty); }
     if (socket) { requestSession(); }
-    setStatus(TEXT.cleared);
-    input.focus();
+    setStatus(statusText || "");
+    if (focus) { input.focus(); }
+  }
+
+  clearButton.addEventListener("click", function () { clearConversation(TEXT.cleared, true); });
+
+  /* a page left open past the retention period forgets too, when it is looked at again */
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState !== "visible" || !history.length) { return; }
+    if (!fresh(history[history.length - 1].at, Date.now())) { clearConversation("", false); }
   });
 
+  history = expireStored();
   sessionId = load(SESSION_KEY);
-  history = loadHistory();
   if (history.length) {
     log.setAttribute("aria-live", "off");   /* do not read the restored conversation aloud */
     history.forEach(function (entry, index) {

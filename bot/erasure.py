@@ -1,0 +1,67 @@
+""""wis mijn gegevens": what erases a conversation (CONTRACT.md 6, issue 14).
+
+The rule ``forget this conversation`` (data/rules/dialogue.yml) answers the intent ``delete_data``
+with the static response ``utter_delete_data`` (no action server needed). The project's tracker
+store (bot/tracker_store.py) sees that action in the turn it is asked to save and, instead of
+saving, deletes every stored event of the conversation and, through the case store, every case
+of it (with the contact details). Rasa saves a tracker once per turn, after the replies, so
+nothing of the conversation is written back.
+
+The reply carries the flag ``opvoedmaatje_erased`` (domain.yml): on socket.io as a separate
+``bot_uttered`` event ``{"opvoedmaatje_erased": true}`` after the text (so the web page clears its
+own copy), on every channel in the bot message's metadata.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Iterable, Optional
+
+from rasa.shared.core.events import ActionExecuted, UserUttered
+
+logger = logging.getLogger(__name__)
+
+ERASE_ACTION = "utter_delete_data"
+ERASED_FLAG = "opvoedmaatje_erased"
+
+
+def erasure_requested(events: Iterable[Any]) -> bool:
+    """True when the latest turn (the events after the parent's last message) ran ERASE_ACTION."""
+    for event in reversed(list(events)):
+        if isinstance(event, ActionExecuted) and event.action_name == ERASE_ACTION:
+            return True
+        if isinstance(event, UserUttered):
+            return False
+    return False
+
+
+class CaseEraser:
+    """Deletes the cases of a conversation in the case store of CASE_STORE_URL (opened when first
+    needed, in the process that erases: the Rasa server). It never migrates the schema (the
+    other processes do); a case store without its tables holds no case."""
+
+    def __init__(self, store: Any = None, url: Optional[str] = None) -> None:
+        self._store = store
+        self._url = url
+        self._lock = threading.Lock()
+        self._has_table = store is not None
+
+    @property
+    def store(self) -> Any:
+        with self._lock:
+            if self._store is None:
+                from bot.cases import CaseStore, store_url
+
+                self._store = CaseStore.from_url(self._url or store_url(), migrate=False)
+            return self._store
+
+    def erase(self, conversation_id: str) -> int:
+        """Delete every case of the conversation (audit: 'deleted' by 'parent'); the count."""
+        store = self.store
+        if not self._has_table:
+            import sqlalchemy as sa
+
+            if not sa.inspect(store.engine).has_table("cases"):
+                return 0
+            self._has_table = True
+        return int(store.delete_for_conversation(conversation_id, actor="parent"))
