@@ -566,3 +566,29 @@ def test_e2e_socketio_slash_text_is_ordinary_text_and_a_crisis_is_answered(assis
         replies = pool.submit(asyncio.run, scenario()).result(timeout=60)
     assert replies and replies[0] == situations.reply("vermist"), replies
     assert assistant.slots(session_id)["situation"] == "vermist"
+
+
+def test_e2e_the_erase_button_erases_at_the_municipality_and_on_the_page(page: Page, web_server: Process,
+                                                                           assistant: Any) -> None:
+    """Issue 14: the page's button erases the conversation in the tracker store (checked with SQL)
+    and the page forgets its own copy."""
+    import sqlite3
+
+    page.goto(web_server.url)
+    say(page, "mijn dochter wil niet slapen")
+    replies_after(page, 0)
+    session_id = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    database = assistant.env["TRACKER_STORE_URL"].replace("sqlite:///", "")
+
+    def rows() -> int:
+        with sqlite3.connect(database) as connection:
+            return connection.execute("SELECT COUNT(*) FROM events WHERE sender_id = ?", (session_id,)).fetchone()[0]
+
+    assert rows() > 0
+    page.get_by_role("button", name="Wis mijn gegevens, ook bij de gemeente").click()
+    expect(bot_messages(page).last).to_contain_text("gewist", timeout=30_000)
+    deadline = time.monotonic() + 10
+    while rows() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert rows() == 0
+    assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") != session_id

@@ -349,6 +349,11 @@
   }
 
   clearButton.addEventListener("click", function () { clearConversation(TEXT.cleared, true); });
+  // Erase at the municipality too: the assistant deletes the conversation and any request to a
+  // professional, then confirms with opvoedmaatje_erased, on which this page forgets its copy.
+  document.getElementById("chat-erase").addEventListener("click", function () {
+    sendMessage("wis mijn gegevens");
+  });
 
   /* a page left open past the retention period forgets too, when it is looked at again */
   document.addEventListener("visibilitychange", function () {
