@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
-from bot.crisis import detect_crisis, is_benign_figure_of_speech, talks_about_danger
+from bot.crisis import CrisisMatch, detect_crisis, is_benign_figure_of_speech, talks_about_danger
 from bot.situations import SITUATIONS
 
 CRISIS_PREFIX = "crisis_"
@@ -90,27 +90,35 @@ def _answer(ranking: Sequence[Tuple[str, float]]) -> Optional[str]:
     return None
 
 
+def _named_situation(found: CrisisMatch, ranking: Sequence[Tuple[str, float]], mass: float,
+                     situation: Optional[str], crisis_threshold: float) -> str:
+    """The pattern gives the signal. Within that signal a confident classifier, clearly surer of
+    its own situation, names it (a limp baby: medisch_baby rather than medisch_acuut)."""
+    if situation and mass >= crisis_threshold and SITUATIONS[situation] == found.signal:
+        odds = dict(ranking)
+        if odds.get(crisis_intent(situation), 0.0) >= SITUATION_ODDS * odds.get(crisis_intent(found.situation), 0.0):
+            return situation
+    return found.situation
+
+
 def assess(evidence: Evidence, crisis_threshold: float = 0.65, ask_threshold: float = 0.4) -> Verdict:
     """The verdict on one message, in its conversation. Never raises on odd input."""
     text = evidence.text if isinstance(evidence.text, str) else ""
     mass, situation = crisis_mass(evidence.ranking)
-    found = detect_crisis(text, evidence.lemmas)
-    if found is not None:
-        # the pattern gives the signal; within that signal the classifier, which has seen many
-        # whole messages, may know the situation better (a limp baby: medisch_baby, not medisch_acuut)
-        named = found.situation
-        if situation and mass >= crisis_threshold and SITUATIONS[situation] == found.signal:
-            odds = dict(evidence.ranking)
-            if odds.get(crisis_intent(situation), 0.0) >= SITUATION_ODDS * odds.get(crisis_intent(named), 0.0):
-                named = situation
-        if not talks_about_danger(text):
-            return Verdict(CRISIS, named, "pattern")
+    about = talks_about_danger(text)
+
+    def weighed(named: str, source: str) -> Optional[Verdict]:
         # danger words in a question about prevention, the media or the past: the classifier,
         # which reads the whole message, decides whether it is a crisis now (or worth asking)
-        if mass >= crisis_threshold:
-            return Verdict(CRISIS, named, "pattern")
-        if mass >= ask_threshold:
-            return Verdict(ASK, named, "pattern")
+        if not about or mass >= crisis_threshold:
+            return Verdict(CRISIS, named, source)
+        return Verdict(ASK, named, source) if mass >= ask_threshold else None
+
+    found = detect_crisis(text, evidence.lemmas)
+    if found is not None:
+        verdict = weighed(_named_situation(found, evidence.ranking, mass, situation, crisis_threshold), "pattern")
+        if verdict is not None:
+            return verdict
     if evidence.asked in SITUATIONS:
         answer = _answer(evidence.ranking)
         if answer == AFFIRM:
@@ -118,12 +126,14 @@ def assess(evidence: Evidence, crisis_threshold: float = 0.65, ask_threshold: fl
         if answer == DENY:
             return Verdict(SAFE, evidence.asked, "answer")
     earlier = [t for t in evidence.earlier if isinstance(t, str) and t.strip()][-CONTEXT_MESSAGES:]
-    if earlier and text.strip():
+    if found is None and earlier and text.strip():  # a finding of this message alone was weighed above
         together = detect_crisis("\n".join(earlier + [text]))
         if together is not None:
             before = detect_crisis("\n".join(earlier))
             if before is None or before.situation != together.situation:
-                return Verdict(CRISIS, together.situation, "context")
+                verdict = weighed(together.situation, "context")
+                if verdict is not None:
+                    return verdict
     if situation is None or mass < ask_threshold or is_benign_figure_of_speech(text):
         return Verdict(NONE)
     if mass >= crisis_threshold:

@@ -154,3 +154,10 @@ def test_the_yes_button_of_the_safety_question_is_that_crisis(situation: str) ->
 def test_actions_between_messages_do_not_break_the_context() -> None:
     t = tracker(UserUttered("a"), ActionExecuted("action_listen"), UserUttered("b"))
     assert conversation_context(t) == (["a", "b"], None)
+
+
+def test_a_question_about_danger_is_weighed_by_the_classifier_also_later_in_a_conversation() -> None:
+    question = "vorig jaar heeft mijn zoon een batterijtje ingeslikt, nu gaat het weer goed. hoe voorkom ik dat?"
+    assert verdict(question, [("topic_gezondheid", 0.9)]).kind == "none"
+    assert verdict(question, [("topic_gezondheid", 0.9)], earlier=["hallo", "ik heb een vraag"]).kind == "none"
+    assert verdict(question, ranking(0.8, "vergiftiging")).kind == "crisis"
