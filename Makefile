@@ -8,6 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 INSTALLED := $(VENV)/.installed
+# pip-audit in a venv of its own (its packaging version conflicts with Rasa's): make audit, tests
+AUDIT_VENV := $(VENV)/pip-audit
+PIP_AUDIT_VERSION := 2.10.1
 LANGUAGE := .spacy/pipeline
 MODEL := models/opvoedmaatje.tar.gz
 # nl_core_news_sm is not on PyPI: installed from its release where that is reachable.
@@ -81,7 +84,7 @@ test-stories: $(MODEL)
 	$(RASA_ENV) $(RASA) test core --model $(MODEL) --stories tests/test_stories.yml \
 	  --fail-on-prediction-errors --out reports/test-stories
 
-test: validate $(MODEL) $(NODE_STAMP) $(CHROMIUM)
+test: validate $(MODEL) $(NODE_STAMP) $(CHROMIUM) $(AUDIT_VENV)/bin/pip-audit
 	$(LANG_ENV) $(PY) -m pytest
 	$(MAKE) --no-print-directory test-stories
 
@@ -111,3 +114,23 @@ eval: $(LANGUAGE)
 .PHONY: bench
 bench: $(MODEL)
 	$(LANG_ENV) $(PY) -m bot.benchmark
+
+# Issue 15: `make audit DB=path` runs pip-audit over the pins of constraints.txt against a
+# vulnerability database file (OSV records: osv.dev's PyPI/all.zip, a checkout of
+# pypa/advisory-database, or a .json file), offline: pip-audit asks a local server that answers
+# from the file. Without DB: the pins with their release dates (from PyPI when reachable;
+# OFFLINE=1, or no network: the pins without dates, said so). pip-audit lives in a venv of its own
+# (its packaging version conflicts with Rasa's).
+
+$(AUDIT_VENV)/bin/pip-audit: | $(PY)
+	$(BASE_PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet "pip-audit==$(PIP_AUDIT_VERSION)"
+
+.PHONY: audit
+audit: | $(PY)
+	@if [ -n "$(DB)" ]; then \
+	  $(MAKE) --no-print-directory $(AUDIT_VENV)/bin/pip-audit && \
+	  $(PY) deploy/audit.py run --db "$(DB)" --pip-audit $(AUDIT_VENV)/bin/pip-audit constraints.txt; \
+	else \
+	  $(PY) deploy/audit.py pins $(if $(OFFLINE),--offline) constraints.txt; \
+	fi

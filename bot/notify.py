@@ -5,7 +5,9 @@ content of the conversation or the parent's words. Sending happens in a backgrou
 short timeouts, so it never delays the parent's reply; failures are logged without content.
 
 Environment:
-  SMTP_HOST, SMTP_PORT (25), SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS (true/false, default false),
+  SMTP_HOST, SMTP_PORT (25), SMTP_USER, SMTP_PASSWORD, SMTP_STARTTLS (true/false; default true,
+  except for localhost / 127.0.0.1 / ::1: a relay on the same host; a server that does not offer
+  STARTTLS then fails the sending, it is never retried in plain text),
   NOTIFY_EMAIL_FROM, NOTIFY_EMAIL_TO (comma-separated): e-mail, when SMTP_HOST and
   NOTIFY_EMAIL_TO are set.
   NOTIFY_WEBHOOK_URL, NOTIFY_WEBHOOK_SECRET: webhook, when NOTIFY_WEBHOOK_URL is set. With a
@@ -97,8 +99,13 @@ class EmailNotifier:
     recipients: Sequence[str]
     user: Optional[str] = None
     password: Optional[str] = None
-    starttls: bool = False
+    # None: STARTTLS unless the host is this machine (see uses_starttls)
+    starttls: Optional[bool] = None
     timeout: float = 5.0
+
+    @property
+    def uses_starttls(self) -> bool:
+        return self.starttls if self.starttls is not None else not is_local_host(self.host)
 
     def message(self, notice: Notice) -> EmailMessage:
         urgency = URGENCY_TEXT.get(notice.urgency, notice.urgency)
@@ -128,7 +135,7 @@ class EmailNotifier:
 
     def send(self, notice: Notice) -> None:
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-            if self.starttls:
+            if self.uses_starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if self.user:
                 smtp.login(self.user, self.password or "")
@@ -221,6 +228,22 @@ def _truthy(value: Optional[str]) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "ja", "on"}
 
 
+LOCAL_HOSTS = frozenset({"localhost", "localhost.localdomain", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_local_host(host: str) -> bool:
+    host = (host or "").strip().lower().rstrip(".")
+    return host in LOCAL_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+
+
+def _starttls_setting(value: Optional[str]) -> Optional[bool]:
+    """SMTP_STARTTLS: true / false, or None (unset or unreadable: decided by the host)."""
+    folded = (value or "").strip().lower()
+    if folded in {"0", "false", "no", "nee", "off"}:
+        return False
+    return True if _truthy(folded) else None
+
+
 def notifier_from_env(environ: Mapping[str, str] = os.environ, background: bool = True) -> CaseNotifier:
     """The notifier the environment configures (possibly with no channel at all)."""
     channels: list = []
@@ -235,7 +258,7 @@ def notifier_from_env(environ: Mapping[str, str] = os.environ, background: bool 
             host=host, port=port, recipients=recipients,
             sender=(environ.get("NOTIFY_EMAIL_FROM") or "opvoedmaatje@localhost").strip(),
             user=environ.get("SMTP_USER") or None, password=environ.get("SMTP_PASSWORD") or None,
-            starttls=_truthy(environ.get("SMTP_STARTTLS")),
+            starttls=_starttls_setting(environ.get("SMTP_STARTTLS")),
         ))
     url = (environ.get("NOTIFY_WEBHOOK_URL") or "").strip()
     if url:

@@ -76,9 +76,15 @@ class StartRefused(RuntimeError):
 
 
 def prepare(env: Dict[str, str]) -> None:
-    """One-off steps before the processes start: check the support catalogue in use
+    """One-off steps before the processes start: refuse placeholder secrets and warn about short
+    ones (bot.settings.SECRET_SETTINGS, naming each), check the support catalogue in use
     (OPVOED_CATALOGUE; an invalid one stops the start with its validation messages) and
     migrate the case store."""
+    refusal = settings.secrets_refusal(env, placeholders_only=True)
+    if refusal:
+        raise StartRefused(refusal)
+    for problem in settings.secret_problems(env):  # short values: fine on localhost, not in production
+        print(f"Warning: {problem} (the containers refuse this; use a long random value)", file=sys.stderr)
     check = subprocess.run([sys.executable, "-m", "bot.catalogue.check", "--quiet", "--no-gaps"],
                            cwd=settings.PROJECT_ROOT, env=env, capture_output=True, text=True)
     if check.returncode != 0:

@@ -1,7 +1,9 @@
 """Runtime settings from the environment, with the defaults of README.md "Configuration".
 
 One place for every environment variable the assistant reads, so that ``make``, ``bot.serve``
-and the tests agree. ``python -m bot.settings env`` prints ``KEY=value`` words for ``env``.
+and the tests agree. ``python -m bot.settings env`` prints ``KEY=value`` words for ``env``; ``python -m bot.settings
+check`` exits 2 with a message when a secret setting is a placeholder or too short (the
+containers run it before they start).
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -78,9 +80,101 @@ def auth_token(environ: Mapping[str, str] = os.environ, token_file: Path = TOKEN
         return token_file.read_text().strip(), token_file
     token_file.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
-    token_file.write_text(token + "\n")
-    token_file.chmod(0o600)
+    try:
+        write_secret_file(token_file, token + "\n")
+    except FileExistsError:  # another process wrote it first (or left it empty): use or replace that
+        existing = token_file.read_text().strip()
+        if existing:
+            return existing, token_file
+        token_file.unlink()
+        write_secret_file(token_file, token + "\n")
     return token, token_file
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Create ``path`` readable by its owner only from the first byte (mode 0600, O_EXCL: never
+    an existing file, never a window in which the secret is world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+# ---------------------------------------------------------------- secrets checked at start-up
+
+# The secret settings a start refuses when they are placeholders or too short (when set: unset
+# ones are generated or switch their feature off). CASE_STORE_KEY is checked by bot/cases/crypto.py.
+SECRET_SETTINGS = (
+    "RASA_AUTH_TOKEN", "SENDER_ID_SECRET", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
+    "WHATSAPP_ACCESS_TOKEN", "TWILIO_AUTH_TOKEN", "NOTIFY_WEBHOOK_SECRET", "STATS_HASH_KEY",
+    "CONSOLE_SECRET_KEY", "WEB_SECRET_KEY", "REDIS_PASSWORD",
+)
+MIN_SECRET_CHARS = 16
+# a value containing one of these is a placeholder from an example file, whatever its length
+PLACEHOLDER_PARTS = ("change-me", "changeme", "change_me", "change me", "replace-me", "replaceme",
+                     "replace_me", "placeholder", "example", "fill-me", "fillme", "vul-in", "<", ">")
+# a value that is one of these (after trimming and lower-casing) is a placeholder too
+PLACEHOLDER_VALUES = frozenset({"secret", "password", "token", "test", "admin", "default", "none",
+                                "null", "todo", "xxx", "geheim", "wachtwoord"})
+MIN_DISTINCT_CHARS = 6
+GENERATE_HINT = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+# what `make run` itself refuses: only the unmistakable "fill this in" of the example files
+FILL_IN_PARTS = ("change-me", "changeme", "change_me", "change me", "replace-me", "replaceme",
+                 "replace_me", "placeholder", "fill-me", "fillme", "vul-in")
+
+
+def placeholder_secret(value: str, fill_in_only: bool = False) -> bool:
+    """A value copied from an example file ("change-me", "<...>", ...) or a bare word like
+    "secret"; with ``fill_in_only`` only the unmistakable "change-me" family."""
+    folded = value.strip().lower()
+    if fill_in_only:
+        return any(part in folded for part in FILL_IN_PARTS)
+    return folded in PLACEHOLDER_VALUES or any(part in folded for part in PLACEHOLDER_PARTS)
+
+
+def weak_secret(value: str) -> Optional[str]:
+    """Why ``value`` may not be used as a secret, or None when it may."""
+    if placeholder_secret(value):
+        return "is a placeholder"
+    if len(value) < MIN_SECRET_CHARS:
+        return f"is too short ({len(value)} characters, at least {MIN_SECRET_CHARS})"
+    if len(set(value)) < MIN_DISTINCT_CHARS:
+        return "is not random (too few different characters)"
+    return None
+
+
+def secret_problems(environ: Mapping[str, str] = os.environ, placeholders_only: bool = False) -> List[str]:
+    """One line per secret setting that is set to a placeholder or (unless ``placeholders_only``)
+    a too-short or non-random value."""
+    problems = []
+    for name in SECRET_SETTINGS:
+        value = environ.get(name) or ""
+        if not value:
+            continue
+        if placeholders_only:
+            reason = "is a placeholder" if placeholder_secret(value, fill_in_only=True) else None
+        else:
+            reason = weak_secret(value)
+        if reason:
+            problems.append(f"{name} {reason}")
+    return problems
+
+
+def secrets_refusal(environ: Mapping[str, str] = os.environ, placeholders_only: bool = False) -> Optional[str]:
+    """The message that stops a start, or None when every secret setting is acceptable.
+
+    ``make run`` (bot/serve.py) refuses placeholders only and warns about short values: it runs
+    on localhost, where a tester may choose a short token. The containers run the strict
+    ``python -m bot.settings check`` before they start."""
+    problems = secret_problems(environ, placeholders_only)
+    if not problems:
+        return None
+    return ("Not starting: these secret settings are not safe to use:\n"
+            + "".join(f"  - {line}\n" for line in problems)
+            + f"Set each to a long random value (e.g. {GENERATE_HINT}), or leave "
+              "RASA_AUTH_TOKEN, SENDER_ID_SECRET, CONSOLE_SECRET_KEY and WEB_SECRET_KEY unset to have "
+              "them generated in var/.")
 
 
 def main(argv: list[str]) -> int:
@@ -88,7 +182,13 @@ def main(argv: list[str]) -> int:
         VAR_DIR.mkdir(exist_ok=True)
         print(" ".join(f"{key}={value}" for key, value in defaults().items()))
         return 0
-    print("usage: python -m bot.settings env", file=sys.stderr)
+    if len(argv) > 1 and argv[1] == "check":
+        refusal = secrets_refusal()
+        if refusal:
+            print(refusal, file=sys.stderr)
+            return 2
+        return 0
+    print("usage: python -m bot.settings env|check", file=sys.stderr)
     return 2
 
 

@@ -368,6 +368,36 @@ def test_users(store: CaseStore) -> None:
     assert not again.active and again.password_hash == "h2"
 
 
+def test_logout_and_a_password_change_move_the_session_version(store: CaseStore) -> None:
+    user = store.add_user("sanne@voorbeeldstad.example", "Sanne", "h1", "professional")
+    assert user.session_version == 0
+    assert store.end_sessions(user.id, user.email) == 1
+    store.set_password(user.id, "h2", user.email)
+    assert store.user(user.id).session_version == 2
+    assert store.end_sessions(12345) == 0  # unknown user: nothing
+    actions = [e.action for e in store.audit_log()]
+    assert actions[:2] == ["password_changed", "logout"]
+
+
+def test_logins_are_allowed_in_the_audit_log_by_the_database(store: CaseStore) -> None:
+    for action in ("login", "login_failed", "logout"):
+        store.audit(action, "sanne@voorbeeldstad.example")
+    with pytest.raises(sa.exc.IntegrityError):
+        with store.engine.begin() as connection:
+            connection.execute(case_audit.insert().values(at=T0.replace(tzinfo=None), actor="x",
+                                                          action="password_seen"))
+
+
+def test_migration_0004_down_and_up_keeps_users(sqlite_store: CaseStore) -> None:
+    user = sqlite_store.add_user("sanne@voorbeeldstad.example", "Sanne", "h1", "professional")
+    sqlite_store.end_sessions(user.id, user.email)
+    sqlite_store.downgrade("0003")
+    assert "session_version" not in {c["name"] for c in sa.inspect(sqlite_store.engine).get_columns("console_users")}
+    sqlite_store.migrate()
+    again = sqlite_store.user(user.id)
+    assert again.email == user.email and again.session_version == 0
+
+
 # --- retention -------------------------------------------------------------------------------
 
 def test_purge_deletes_expired_cases_and_keeps_audit_rows_without_content(store: CaseStore) -> None:

@@ -500,3 +500,197 @@ def test_a_crisis_alert_is_shown_in_the_list_and_on_the_case_with_its_situation(
     page = client.get(f"/console/cases/{held.id}").get_data(as_text=True)
     assert "Crisissignaal tijdens het gesprek" in page and "ouder dreigt de grens over te gaan" in page
     assert "kind denkt aan zelfdoding" in client.get(f"/console/cases/{quiet.id}").get_data(as_text=True)
+
+
+# --- hardening (issue 15, console) -------------------------------------------------------------------
+
+def _session_cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def test_5_wrong_passwords_lock_that_account_not_another(app) -> None:
+    # each attempt from another address, as many professionals behind one proxy are not: the
+    # lock follows the account, not the address
+    for n in range(5):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n}"
+        assert login(client, password="fout wachtwoord 123").status_code == 401
+    locked = login(app.test_client())  # the right password, from yet another address
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+    assert "Te veel mislukte pogingen" in locked.get_data(as_text=True)
+    assert login(app.test_client(), "piet@voorbeeldstad.example").status_code == 302
+
+
+def test_the_lock_doubles_and_ends() -> None:
+    from bot.console.auth import MemoryCounters, Throttle
+
+    now = [1000.0]
+    throttle = Throttle(MemoryCounters(clock=lambda: now[0]), limit=5, lock_seconds=60)
+    for _ in range(4):
+        assert throttle.failed("a@x.nl") == 0
+    assert not throttle.blocked("a@x.nl")
+    assert throttle.failed("a@x.nl") == 60 and throttle.blocked("a@x.nl")
+    assert not throttle.blocked("b@x.nl")
+    now[0] += 61
+    assert not throttle.blocked("a@x.nl")
+    for _ in range(5):
+        throttle.failed("a@x.nl")
+    assert 119 < throttle.locked_for("a@x.nl") <= 120  # doubled
+    throttle.reset("a@x.nl")
+    assert not throttle.blocked("a@x.nl")
+
+
+def test_the_memory_throttle_prunes_what_expired() -> None:
+    from bot.console.auth import MemoryCounters, Throttle
+
+    now = [0.0]
+    counters = MemoryCounters(clock=lambda: now[0])
+    throttle = Throttle(counters, window=60)
+    for n in range(1000):
+        throttle.failed(f"user{n}@x.nl")
+    assert len(counters) == 1000
+    now[0] += 61
+    throttle.failed("last@x.nl")
+    assert len(counters) == 1
+
+
+def test_the_throttle_is_shared_through_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    import redis
+
+    from bot.console.auth import RedisCounters, Throttle, throttle_from_settings
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=15, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    prefix = f"test:console:{uuid.uuid4().hex}"
+    one, two = (Throttle(RedisCounters(client, prefix)) for _ in range(2))  # two web servers
+    try:
+        for _ in range(5):
+            one.failed("sanne@voorbeeldstad.example")
+        assert two.blocked("sanne@voorbeeldstad.example")
+        assert not two.blocked("piet@voorbeeldstad.example")
+        assert not any(b"voorbeeldstad" in key for key in client.keys(f"{prefix}:*"))  # hashed
+        two.reset("sanne@voorbeeldstad.example")
+        assert not one.blocked("sanne@voorbeeldstad.example")
+    finally:
+        keys = client.keys(f"{prefix}:*")
+        if keys:
+            client.delete(*keys)
+    assert isinstance(throttle_from_settings({"LOCK_STORE_TYPE": "redis"}).counters, RedisCounters)
+    assert not isinstance(throttle_from_settings({}).counters, RedisCounters)
+    # Redis down: still throttled, in memory
+    down = Throttle(RedisCounters(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)))
+    for _ in range(5):
+        down.failed("x@y.nl")
+    assert down.blocked("x@y.nl")
+
+
+def test_the_password_page_is_throttled(app) -> None:
+    client = app.test_client()
+    login(client)
+    token = csrf(client, "/console/password")
+    form = {"csrf_token": token, "new": "nog een ander wachtwoord", "repeat": "nog een ander wachtwoord"}
+    for _ in range(5):
+        assert client.post("/console/password", data={**form, "current": "fout wachtwoord 1"}).status_code == 400
+    assert client.post("/console/password", data={**form, "current": PASSWORD}).status_code == 429
+
+
+def test_a_copied_cookie_is_refused_after_logout(app) -> None:
+    client = app.test_client()
+    login(client)
+    copied = _session_cookie(client)
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert thief.get("/console/").status_code == 200  # the copy works while the login lasts
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+    replay = app.test_client()
+    replay.set_cookie("session", copied)
+    assert replay.get("/console/").status_code == 302
+    assert thief.get("/console/").status_code == 302
+
+
+def test_a_copied_cookie_is_refused_after_a_password_change(app) -> None:
+    client = app.test_client()
+    login(client)
+    copied = _session_cookie(client)
+    answer = client.post("/console/password", data={
+        "csrf_token": csrf(client, "/console/password"), "current": PASSWORD,
+        "new": "nog een ander wachtwoord", "repeat": "nog een ander wachtwoord"})
+    assert answer.status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", copied)
+    assert replay.get("/console/").status_code == 302
+
+
+def test_logins_and_failed_logins_are_audited_without_password(app, store) -> None:
+    login(app.test_client(), password="fout wachtwoord 123")
+    login(app.test_client(), "niemand@voorbeeldstad.example", password="geheim wachtwoord 9")
+    client = app.test_client()
+    login(client)
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+    entries = [(e.actor, e.action, e.case_id) for e in reversed(store.audit_log())
+               if e.action in ("login", "login_failed", "logout")]
+    assert entries == [("sanne@voorbeeldstad.example", "login_failed", None),
+                       ("onbekend", "login_failed", None),
+                       ("sanne@voorbeeldstad.example", "login", None),
+                       ("sanne@voorbeeldstad.example", "logout", None)]
+    import sqlalchemy as sa
+
+    with store.engine.connect() as connection:
+        rows = [" ".join(str(v) for v in r) for r in connection.execute(sa.text("SELECT * FROM case_audit"))]
+    assert not any("wachtwoord" in row or "niemand" in row for row in rows)
+    admin = app.test_client()
+    login(admin, "beheer@voorbeeldstad.example")
+    page = admin.get("/console/audit").get_data(as_text=True)
+    assert "inloggen mislukt" in page and "ingelogd" in page
+
+
+def test_the_session_cookie_is_secure_except_on_plain_http_localhost(app, store) -> None:
+    def cookie(base_url: str, application=app) -> tuple[str, Any]:
+        answer = application.test_client().get("/console/login", base_url=base_url)
+        return answer.headers["Set-Cookie"], answer.headers.get("Strict-Transport-Security")
+
+    local, hsts = cookie("http://localhost")
+    assert "Secure" not in local and hsts is None
+    assert "Secure" not in cookie("http://127.0.0.1:8080")[0]
+    public, hsts = cookie("http://console.voorbeeldstad.example")  # TLS ends at a proxy
+    assert "Secure" in public and hsts is None
+    secure, hsts = cookie("https://console.voorbeeldstad.example")
+    assert "Secure" in secure and hsts.startswith("max-age=")
+    forced = create_app({"CASE_STORE": store, "SECRET_KEY": "x", "CONSOLE_COOKIE_SECURE": "true"})
+    assert "Secure" in cookie("http://localhost", forced)[0]
+    off = create_app({"CASE_STORE": store, "SECRET_KEY": "x", "CONSOLE_COOKIE_SECURE": "false"})
+    assert "Secure" not in cookie("http://console.voorbeeldstad.example", off)[0]
+
+
+def test_proxy_fix_with_the_configured_number_of_proxies(store) -> None:
+    from flask import request
+
+    web = pytest.importorskip("bot.web.app")
+    seen: dict = {}
+    headers = {"X-Forwarded-For": "203.0.113.9, 192.0.2.1", "X-Forwarded-Proto": "https"}
+
+    def probe(proxies: str | None) -> dict:
+        environ = {"RASA_URL": "http://127.0.0.1:1", "WEB_SECRET_KEY": "web-secret"}
+        if proxies is not None:
+            environ["CONSOLE_TRUSTED_PROXIES"] = proxies
+        app = web.create_app(environ)
+
+        @app.get("/_probe")
+        def _probe() -> str:
+            seen.update(addr=request.remote_addr, secure=request.is_secure)
+            return "ok"
+
+        answer = app.test_client().get("/_probe", headers=headers,
+                                       environ_base={"REMOTE_ADDR": "10.0.0.2"})
+        return {**seen, "hsts": answer.headers.get("Strict-Transport-Security")}
+
+    assert probe(None) == {"addr": "10.0.0.2", "secure": False, "hsts": None}  # default: none
+    assert probe("0") == {"addr": "10.0.0.2", "secure": False, "hsts": None}
+    one = probe("1")
+    assert one["addr"] == "192.0.2.1" and one["secure"] and one["hsts"].startswith("max-age=")
+    assert probe("2")["addr"] == "203.0.113.9"

@@ -149,3 +149,121 @@ def test_dockerfile_uses_files_that_exist() -> None:
     assert "models/opvoedmaatje.tar.gz" in dockerfile
     ignored = (DEPLOY / "Dockerfile.dockerignore").read_text(encoding="utf-8").split()
     assert ".venv" in ignored and "deploy/.env" in ignored and "models" not in ignored
+
+
+# ---------------------------------------------------------------- issue 15: make audit
+
+
+def _audit() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("deploy_audit", DEPLOY / "audit.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pins() -> List[str]:
+    return [line.split("#")[0].strip() for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if "==" in line.split("#")[0]]
+
+
+def test_make_audit_without_a_database_lists_every_pin_offline() -> None:
+    import subprocess
+
+    done = subprocess.run(["make", "--no-print-directory", "audit", "OFFLINE=1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    listed = [line.split()[0] for line in done.stdout.splitlines() if "==" in line.split(" ")[0]]
+    assert listed == [pin.replace(" ", "") for pin in _pins()]
+    assert f"{len(listed)} pins in constraints.txt." in done.stdout
+    assert "could not be found offline" in done.stdout
+
+
+def test_the_pins_get_their_release_dates_from_the_index() -> None:
+    import io
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: List[str] = []
+
+    class Index(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            asked.append(self.path)
+            if self.path == "/pypi/aiohttp/3.9.5/json":
+                body = json.dumps({"urls": [{"upload_time_iso_8601": "2024-04-16T09:00:00Z"},
+                                            {"upload_time_iso_8601": "2024-04-15T22:00:00Z"}]}).encode()
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_response(404)
+                self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        constraints = ROOT / "var" / "test-audit-constraints.txt"
+        constraints.parent.mkdir(exist_ok=True)
+        constraints.write_text("# a comment\naiohttp==3.9.5\nSome_Thing.x==1.0 ; python_version >= '3'\n")
+        out = io.StringIO()
+        _audit().list_pins(constraints, offline=False, index=f"http://127.0.0.1:{server.server_address[1]}", out=out)
+    finally:
+        server.shutdown()
+        server.server_close()
+        constraints.unlink()
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["aiohttp==3.9.5", "2024-04-15"]
+    assert lines[1].split()[0] == "Some_Thing.x==1.0" and "unknown" in lines[1]
+    assert asked == ["/pypi/aiohttp/3.9.5/json", "/pypi/some-thing-x/1.0/json"]
+    assert "1 release date(s) not found" in out.getvalue()
+
+
+OSV_RECORD = {"id": "GHSA-test-0001", "aliases": ["CVE-2099-0001"], "details": "test",
+              "affected": [{"package": {"ecosystem": "PyPI", "name": "aiohttp"},
+                            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "3.0"}, {"fixed": "3.10.11"}]}],
+                            "versions": ["2.3.10"]}]}
+
+
+@pytest.mark.parametrize("version,hit", [("3.9.5", True), ("2.3.10", True), ("3.10.11", False), ("2.9", False)])
+def test_the_vulnerability_file_is_matched_by_name_and_version(version: str, hit: bool) -> None:
+    audit = _audit()
+    index = audit.OsvIndex([OSV_RECORD, {**OSV_RECORD, "id": "withdrawn", "withdrawn": "2025-01-01"}])
+    assert [r["id"] for r in index.query("AioHTTP", version)] == (["GHSA-test-0001"] if hit else [])
+
+
+def test_make_audit_with_a_database_runs_pip_audit_offline(tmp_path: Path) -> None:
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    pip_audit = os.environ.get("PIP_AUDIT") or shutil.which("pip-audit") or str(ROOT / ".venv" / "pip-audit" / "bin" / "pip-audit")
+    if not Path(pip_audit).is_file():
+        pytest.skip("pip-audit is not installed (make audit DB=... installs it in .venv/pip-audit)")
+    db = tmp_path / "osv.json"
+    db.write_text(json.dumps({"vulns": [OSV_RECORD]}))
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("aiohttp==3.9.5\nsix==1.16.0\n")
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), str(DEPLOY / "audit.py"), "run", "--db", str(db),
+                           "--pip-audit", pip_audit, str(constraints)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+                               "NO_PROXY": "127.0.0.1"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "CVE-2099-0001" in done.stdout and "3.10.11" in done.stdout
+
+
+def test_the_rasa_containers_refuse_placeholder_secrets_before_they_start() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
+    k8s = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "rasa.yaml").read_text(encoding="utf-8")) if d]
+    k8s_args = [" ".join(c.get("command", []) + c.get("args", []))
+                 for d in k8s if d.get("kind") in ("Deployment", "StatefulSet")
+                 for c in d["spec"]["template"]["spec"]["containers"]]
+    for command in [" ".join(compose["services"]["rasa-1"]["command"])] + k8s_args:
+        assert command.index("python -m bot.settings check &&") < command.index("exec rasa run"), command
+    assert "change-me" in env_example()["RASA_AUTH_TOKEN"], "the example is refused until filled in"

@@ -222,3 +222,52 @@ def test_a_crisis_while_a_professional_holds_the_conversation_is_alerted_by_emai
     assert payload["event"] == "case.crisis_alert" and payload["case_id"] == held.id
     for raw in (inbox.messages[0][2].decode("utf-8", "replace"), handler.received[0][1].decode()):
         assert "conv-held" not in raw and "driftbuien" not in raw and "vermist" not in raw
+
+
+# ---------------------------------------------------------------- issue 15: STARTTLS by default
+
+
+@pytest.mark.parametrize("host,setting,expected", [
+    ("smtp.voorbeeldstad.nl", None, True),      # the default: encrypted
+    ("smtp.voorbeeldstad.nl", "false", False),  # switched off on purpose
+    ("smtp.voorbeeldstad.nl", "true", True),
+    ("localhost", None, False),                 # a relay on this machine
+    ("127.0.0.1", None, False),
+    ("::1", None, False),
+    ("localhost", "true", True),
+])
+def test_smtp_uses_starttls_unless_switched_off_or_local(host, setting, expected) -> None:
+    env = {"SMTP_HOST": host, "NOTIFY_EMAIL_TO": "team@voorbeeldstad.example"}
+    if setting is not None:
+        env["SMTP_STARTTLS"] = setting
+    (channel,) = notify.notifier_from_env(env, background=False).channels
+    assert channel.uses_starttls is expected
+
+
+def test_a_remote_smtp_server_is_spoken_to_over_starttls_before_the_login(case, monkeypatch) -> None:
+    calls = []
+
+    class FakeSMTP:
+        def __init__(self, host, port, timeout):
+            calls.append(("connect", host, port))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def starttls(self, context=None):
+            calls.append(("starttls", context is not None))
+
+        def login(self, user, password):
+            calls.append(("login", user))
+
+        def send_message(self, message):
+            calls.append(("send",))
+
+    monkeypatch.setattr(notify.smtplib, "SMTP", FakeSMTP)
+    env = {"SMTP_HOST": "smtp.voorbeeldstad.nl", "SMTP_PORT": "587", "SMTP_USER": "bot",
+           "SMTP_PASSWORD": "pw", "NOTIFY_EMAIL_TO": "team@voorbeeldstad.example"}
+    assert notify.notifier_from_env(env, background=False).send_now(case) == 1
+    assert calls == [("connect", "smtp.voorbeeldstad.nl", 587), ("starttls", True), ("login", "bot"), ("send",)]

@@ -64,6 +64,7 @@ USER_FIELDS: Dict[str, str] = {
     "email": "e-mailadres",
     "display_name": "weergavenaam",
     "password_hash": "wachtwoord",
+    "session_version": "sessieversie",
     "role": "rol",
     "active": "actief",
     "created_at": "tijdstip aangemaakt",

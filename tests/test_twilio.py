@@ -153,15 +153,50 @@ def test_the_configured_public_url_is_what_the_signature_covers() -> None:
     run(scenario())
 
 
-def test_behind_a_proxy_the_forwarded_scheme_and_host_are_used() -> None:
+def test_behind_a_trusted_proxy_the_forwarded_scheme_and_host_are_used() -> None:
     async def scenario() -> None:
         agent = FakeAgent()
-        async with serving(channel(), agent) as url:
+        async with serving(channel(trust_proxy=True), agent) as url:
             fields = form()
             headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "opvoedmaatje.voorbeeldstad.nl"}
             assert await post(url, fields, sign(PUBLIC_URL, fields), headers) == 204
         assert len(agent.messages) == 1
     run(scenario())
+
+
+def test_a_tls_terminating_proxy_without_a_webhook_url_works_when_trusted() -> None:
+    """Issue 15: nginx terminates TLS and passes the Host on, with X-Forwarded-Proto: https."""
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(channel(trust_proxy=True), agent) as url:
+            fields = form(sid="SM" + "b" * 32)
+            public = url.replace("http://", "https://")  # same host and port, the scheme the parent's side used
+            assert await post(url, fields, sign(public, fields), {"X-Forwarded-Proto": "https"}) == 204
+            fields = form(sid="SM" + "c" * 32)  # a client-supplied value before the proxy's own one
+            assert await post(url, fields, sign(public, fields), {"X-Forwarded-Proto": "http, https"}) == 204
+        assert len(agent.messages) == 2
+    run(scenario())
+
+
+def test_forwarded_headers_are_ignored_unless_the_proxy_is_trusted() -> None:
+    """Issue 15: without TWILIO_TRUST_PROXY, X-Forwarded-* cannot choose the URL the signature covers."""
+    async def scenario() -> None:
+        agent = FakeAgent()
+        async with serving(channel(), agent) as url:
+            fields = form()
+            headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "opvoedmaatje.voorbeeldstad.nl"}
+            assert await post(url, fields, sign(PUBLIC_URL, fields), headers) == 403
+            assert await post(url, fields, sign(url, fields), headers) == 204  # the URL it was really sent to
+        assert len(agent.messages) == 1
+    run(scenario())
+
+
+def test_the_trusted_proxy_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.delenv("TWILIO_TRUST_PROXY", raising=False)
+    assert SignedTwilioInput.from_credentials({}).trust_proxy is False
+    monkeypatch.setenv("TWILIO_TRUST_PROXY", "true")
+    assert SignedTwilioInput.from_credentials({}).trust_proxy is True
 
 
 def test_a_repeated_message_sid_is_processed_once() -> None:

@@ -351,6 +351,43 @@ def test_a_duplicate_delivery_is_processed_once(graph: GraphStandIn) -> None:
     run(scenario())
 
 
+def test_a_delivery_whose_message_is_older_than_the_window_is_ignored(graph: GraphStandIn) -> None:
+    """Issue 15: a signed body replayed a day later (or a very late redelivery) is not processed,
+    even by a process that never saw its id; a recent one still is."""
+    async def scenario() -> None:
+        agent = FakeAgent()
+        old = webhook(text_message("oud bericht", timestamp=time.time() - 2 * 24 * 3600))
+        recent = webhook(text_message("nieuw bericht", timestamp=time.time() - 60))
+        async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
+            assert (await post(http, url, old)).status == 200
+            assert (await post(http, url, recent)).status == 200
+        assert [m.text for m in agent.messages] == ["nieuw bericht"]
+    run(scenario())
+
+
+def test_the_window_is_a_setting() -> None:
+    cfg = wa.WhatsAppConfig.from_env({"max_message_age": "600"})
+    assert cfg.max_message_age == 600
+    assert wa.WhatsAppConfig.from_env({"max_message_age": "nonsense"}).max_message_age == 24 * 3600
+    state = wa.ChannelState(config=cfg, book=NumberBook(), client=wa.GraphClient(cfg))
+    assert state.recent is not None and state.recent.window == 600
+
+
+def test_the_memory_of_message_ids_forgets_ids_past_the_window_and_stays_bounded() -> None:
+    now = [1_000_000.0]
+    recent = wa.RecentMessages(window=3600, max_entries=100, clock=lambda: now[0])
+    assert recent.classify("a", now[0]) == "new"
+    assert recent.classify("a", now[0]) == "repeat"
+    now[0] += 1800
+    assert recent.classify("a", now[0] - 1800) == "repeat", "a redelivery inside the window"
+    now[0] += 1801
+    assert recent.classify("a", now[0] - 3601) == "stale", "the same id past the window: by its timestamp"
+    assert len(recent) == 0, "ids past the window are forgotten"
+    for i in range(1000):
+        assert recent.classify(f"id{i}", now[0]) == "new"
+    assert len(recent) == 100
+
+
 def test_a_message_for_another_phone_number_id_is_answered_with_a_warning(
         graph: GraphStandIn, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:

@@ -41,7 +41,7 @@ E2E_WEB_URL = f"http://127.0.0.1:{E2E_WEB_PORT}"
 
 CHANNEL_ENV: Dict[str, str] = {
     "WEB_ORIGINS": f"{E2E_WEB_URL},http://localhost:{E2E_WEB_PORT}",
-    "WHATSAPP_APP_SECRET": "e2e-app-secret",
+    "WHATSAPP_APP_SECRET": "e2e-whatsapp-app-secret",
     "WHATSAPP_VERIFY_TOKEN": "e2e-verify-token",
     "WHATSAPP_ACCESS_TOKEN": "e2e-access-token",
     "WHATSAPP_PHONE_NUMBER_ID": "109876543210",

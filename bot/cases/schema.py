@@ -16,6 +16,7 @@ ROLES = ("professional", "admin")
 AUDIT_ACTIONS = (
     "created", "viewed", "claimed", "replied", "closed", "deleted",
     "user_created", "user_deactivated", "user_activated", "password_changed",
+    "login", "login_failed", "logout",
 )
 VERSION_TABLE = "cases_alembic_version"
 
@@ -34,6 +35,8 @@ console_users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    # bumped by logout and a password change: console sessions of an older version are refused
+    sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint(_in("role", ROLES), name="ck_console_users_role"),
 )
 

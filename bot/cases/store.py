@@ -126,6 +126,7 @@ class User:
     role: str
     active: bool
     created_at: datetime
+    session_version: int = 0  # bumped by logout and a password change (older sessions refused)
 
     @property
     def is_admin(self) -> bool:
@@ -295,7 +296,8 @@ class CaseStore:
     def _user(row: Any) -> User:
         return User(id=row.id, email=row.email, display_name=row.display_name,
                     password_hash=row.password_hash, role=row.role, active=bool(row.active),
-                    created_at=_from_db(row.created_at))
+                    created_at=_from_db(row.created_at),
+                    session_version=int(getattr(row, "session_version", 0) or 0))
 
     def _case_query(self) -> sa.sql.Select:
         joined = cases.outerjoin(console_users, cases.c.assigned_to == console_users.c.id)
@@ -553,10 +555,25 @@ class CaseStore:
             self._audit(connection, "user_activated" if active else "user_deactivated", actor, None, None)
 
     def set_password(self, user_id: int, password_hash: str, actor: str) -> None:
+        """A new password; every console session of the user ends (the session version moves)."""
         with self.engine.begin() as connection:
             connection.execute(console_users.update().where(console_users.c.id == user_id)
-                               .values(password_hash=password_hash))
+                               .values(password_hash=password_hash,
+                                       session_version=console_users.c.session_version + 1))
             self._audit(connection, "password_changed", actor, None, None)
+
+    def end_sessions(self, user_id: int, actor: Optional[str] = None) -> int:
+        """Bump the user's session version, so every copy of their console session is refused
+        from now on (logout). With `actor`, a ``logout`` row goes in the audit log. Returns the
+        new version (0 for an unknown user)."""
+        with self.engine.begin() as connection:
+            connection.execute(console_users.update().where(console_users.c.id == user_id)
+                               .values(session_version=console_users.c.session_version + 1))
+            version = connection.execute(sa.select(console_users.c.session_version)
+                                         .where(console_users.c.id == user_id)).scalar()
+            if actor is not None and version is not None:
+                self._audit(connection, "logout", actor, None, None)
+        return int(version or 0)
 
 
 def normalise_email(email: str) -> str:

@@ -1,13 +1,18 @@
 """Rasa's Twilio channel, with Twilio's request signature checked and the number pseudonymised.
 
 Served at ``/webhooks/twilio/webhook`` when a Twilio auth token is configured (credentials keys
-``account_sid``, ``auth_token``, ``twilio_number``, ``webhook_url``, or env ``TWILIO_ACCOUNT_SID``,
-``TWILIO_AUTH_TOKEN``, ``TWILIO_NUMBER``, ``TWILIO_WEBHOOK_URL``); without a token no routes.
+``account_sid``, ``auth_token``, ``twilio_number``, ``webhook_url``, ``trust_proxy``, or env
+``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``, ``TWILIO_NUMBER``, ``TWILIO_WEBHOOK_URL``,
+``TWILIO_TRUST_PROXY``); without a token no routes.
 
 - ``X-Twilio-Signature`` is checked with twilio's own ``RequestValidator`` over the URL Twilio
   called and every form field (blank ones included). ``webhook_url`` is that public URL (behind
-  a proxy the server's own URL differs); when unset it is rebuilt from the request
-  (X-Forwarded-Proto / X-Forwarded-Host respected). Missing or wrong: 403, nothing processed.
+  a proxy the server's own URL differs); when unset it is rebuilt from the request. Behind a
+  TLS-terminating proxy the request arrives over http: with ``TWILIO_TRUST_PROXY=true`` the
+  scheme and host come from X-Forwarded-Proto / X-Forwarded-Host (the value the nearest proxy
+  set, the last one of a list). Without it these headers are ignored: anyone can send them, and a
+  server reachable without the proxy must not let them choose the URL a signature covers.
+  Missing or wrong: 403, nothing processed.
 - The sender id in Rasa is ``pseudonym(From, "tw")``; the number is kept in memory only
   (``NumberBook``) to send the reply, which goes out through Twilio's REST client in a thread.
 - Repeated ``MessageSid``s are ignored; a message without text (only media) gets a kind reply.
@@ -58,13 +63,28 @@ def form_parameters(raw_body: bytes) -> RequestParameters:
     return RequestParameters(parse_qs(text, keep_blank_values=True))
 
 
-def public_url(request: Request, configured: Optional[str]) -> str:
-    """The URL Twilio requested: the configured public URL (plus query), else rebuilt."""
+def _truthy(value: Any) -> bool:
+    return str(value or "").strip().lower() in {"1", "true", "yes", "ja", "on"}
+
+
+def _forwarded(request: Request, header: str) -> Optional[str]:
+    """The value of an X-Forwarded-* header the nearest proxy set (the last of a list)."""
+    values = [v.strip() for v in (request.headers.get(header) or "").split(",") if v.strip()]
+    return values[-1] if values else None
+
+
+def public_url(request: Request, configured: Optional[str], trust_proxy: bool = False) -> str:
+    """The URL Twilio requested: the configured public URL (plus query), else rebuilt from the
+    request; X-Forwarded-Proto / X-Forwarded-Host only count when the proxy is trusted."""
     query = f"?{request.query_string}" if request.query_string else ""
     if configured:
         return configured.split("?")[0] + query
-    scheme = (request.headers.get("X-Forwarded-Proto") or request.scheme).split(",")[0].strip()
-    host = (request.headers.get("X-Forwarded-Host") or request.host).split(",")[0].strip()
+    scheme, host = request.scheme, request.host
+    if trust_proxy:
+        scheme = (_forwarded(request, "X-Forwarded-Proto") or scheme).lower()
+        host = _forwarded(request, "X-Forwarded-Host") or host
+        if scheme == "https" and host.endswith(":443"):
+            host = host[:-4]
     return f"{scheme}://{host}{request.path}{query}"
 
 
@@ -113,14 +133,16 @@ class SignedTwilioInput(TwilioInput):
             _setting(c, "auth_token", "TWILIO_AUTH_TOKEN"),
             _setting(c, "twilio_number", "TWILIO_NUMBER"),
             webhook_url=_setting(c, "webhook_url", "TWILIO_WEBHOOK_URL"),
+            trust_proxy=_truthy(_setting(c, "trust_proxy", "TWILIO_TRUST_PROXY")),
         )
 
     def __init__(self, account_sid: Optional[Text], auth_token: Optional[Text],
                  twilio_number: Optional[Text], debug_mode: bool = False,
                  webhook_url: Optional[str] = None, pseudonymizer: Optional[Pseudonymizer] = None,
                  book: Optional[NumberBook] = None,
-                 limiter: Optional[ratelimit.RateLimiter] = None) -> None:
+                 limiter: Optional[ratelimit.RateLimiter] = None, trust_proxy: bool = False) -> None:
         super().__init__(account_sid, auth_token, twilio_number, debug_mode=debug_mode)
+        self.trust_proxy = trust_proxy
         self.limiter = limiter or ratelimit.default_limiter()
         self.webhook_url = webhook_url
         self._pseudonymizer = pseudonymizer
@@ -141,7 +163,7 @@ class SignedTwilioInput(TwilioInput):
         if not self.auth_token or not signature:
             return False
         validator = RequestValidator(self.auth_token)
-        return bool(validator.validate(public_url(request, self.webhook_url), params, signature))
+        return bool(validator.validate(public_url(request, self.webhook_url, self.trust_proxy), params, signature))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)

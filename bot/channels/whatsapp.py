@@ -5,7 +5,8 @@ set (otherwise the channel registers no routes at all). Settings (CONTRACT.md se
 ``WHATSAPP_APP_SECRET``, ``WHATSAPP_VERIFY_TOKEN``, ``WHATSAPP_ACCESS_TOKEN``,
 ``WHATSAPP_PHONE_NUMBER_ID``, ``WHATSAPP_API_BASE`` (default https://graph.facebook.com/v21.0),
 ``WHATSAPP_TEMPLATE`` (default opvoedmaatje_followup), ``WHATSAPP_TEMPLATE_LANGUAGE`` (nl),
-``WHATSAPP_NUMBER_TTL`` (seconds a number is kept in memory, default 86400).
+``WHATSAPP_NUMBER_TTL`` (seconds a number is kept in memory, default 86400),
+``WHATSAPP_MAX_MESSAGE_AGE`` (seconds, default 86400: older messages are ignored).
 
 Inbound (Meta -> us):
 - ``GET /webhook``: the verify handshake; ``hub.mode=subscribe`` and the right
@@ -13,7 +14,10 @@ Inbound (Meta -> us):
 - ``POST /webhook``: ``X-Hub-Signature-256`` must be the HMAC-SHA256 of the raw body with the app
   secret (compared in constant time; forged or missing: 403, nothing processed). Not JSON or not
   the webhook's shape: 400. Otherwise 200 at once; the messages are processed in a background
-  task (so Meta does not redeliver), each message id only once (bounded memory of recent ids).
+  task (so Meta does not redeliver), each message id only once. The memory of ids is per process
+  and bounded, with a time window: a message whose own timestamp is older than
+  ``WHATSAPP_MAX_MESSAGE_AGE`` (a late redelivery, or a signed body replayed later) is ignored, so
+  an id needs remembering only for that window (``RecentMessages``).
   Status updates are ignored. Text and interactive replies (button_reply / list_reply: the
   reply id is the payload) go to Rasa; images, audio and the like get a kind text reply.
 - The sender id in Rasa is ``pseudonym(number)``; the number itself stays in a ``NumberBook``
@@ -49,7 +53,7 @@ from sanic.response import HTTPResponse
 
 from bot import ratelimit
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
-from bot.channels.pseudonym import Contact, NumberBook, Pseudonymizer, RecentIds, default_pseudonymizer
+from bot.channels.pseudonym import Contact, NumberBook, Pseudonymizer, default_pseudonymizer
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +110,9 @@ class WhatsAppConfig:
     template: str = DEFAULT_TEMPLATE
     template_language: str = "nl"
     number_ttl: float = float(WINDOW_SECONDS)
+    # messages older than this (their own timestamp) are ignored; past the 24-hour window
+    # WhatsApp would not let the assistant answer freely anyway
+    max_message_age: float = float(WINDOW_SECONDS)
 
     @property
     def enabled(self) -> bool:
@@ -119,6 +126,12 @@ class WhatsAppConfig:
             ttl = float(_env(c, "number_ttl", "WHATSAPP_NUMBER_TTL", str(WINDOW_SECONDS)))
         except ValueError:
             ttl = float(WINDOW_SECONDS)
+        try:
+            max_age = float(_env(c, "max_message_age", "WHATSAPP_MAX_MESSAGE_AGE", str(WINDOW_SECONDS)))
+        except ValueError:
+            max_age = float(WINDOW_SECONDS)
+        if not max_age > 0:
+            max_age = float(WINDOW_SECONDS)
         return cls(
             app_secret=_env(c, "app_secret", "WHATSAPP_APP_SECRET"),
             verify_token=_env(c, "verify_token", "WHATSAPP_VERIFY_TOKEN"),
@@ -128,6 +141,7 @@ class WhatsAppConfig:
             template=_env(c, "template", "WHATSAPP_TEMPLATE", DEFAULT_TEMPLATE),
             template_language=_env(c, "template_language", "WHATSAPP_TEMPLATE_LANGUAGE", "nl"),
             number_ttl=ttl,
+            max_message_age=max_age,
         )
 
 
@@ -472,6 +486,36 @@ class OptionMemory:
         return text
 
 
+class RecentMessages:
+    """Which delivered messages are new: not seen before in this process, and not older than
+    ``window`` seconds by their own timestamp. Ids are kept for ``window`` seconds after they were
+    first seen (a repeat arriving later is stale by its timestamp anyway), at most
+    ``max_entries`` of them (the oldest go first)."""
+
+    NEW, REPEAT, STALE = "new", "repeat", "stale"
+
+    def __init__(self, window: float = float(WINDOW_SECONDS), max_entries: int = 100_000,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.window, self.max_entries, self.clock = float(window), max_entries, clock
+        self._seen: "OrderedDict[str, float]" = OrderedDict()  # id -> when first seen, oldest first
+
+    def classify(self, message_id: str, timestamp: float) -> str:
+        now = self.clock()
+        while self._seen and next(iter(self._seen.values())) < now - self.window:
+            self._seen.popitem(last=False)
+        if timestamp < now - self.window:
+            return self.STALE
+        if message_id in self._seen:
+            return self.REPEAT
+        self._seen[message_id] = now
+        while len(self._seen) > self.max_entries:
+            self._seen.popitem(last=False)
+        return self.NEW
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
 ContactResolver = Callable[[str], Optional[Contact]]
 # Where else a number may be found (e.g. the hand-off storage of issue 6, when the parent agreed):
 # ``CONTACT_RESOLVERS.append(fn)``, fn(pseudonym) -> Contact or None. Shared by every channel state.
@@ -486,12 +530,17 @@ class ChannelState:
     book: NumberBook
     client: GraphClient
     options: OptionMemory = field(default_factory=OptionMemory)
-    recent: RecentIds = field(default_factory=lambda: RecentIds(10_000))
+    # the delivered message ids of the last WHATSAPP_MAX_MESSAGE_AGE seconds (made from the config)
+    recent: Optional[RecentMessages] = None
     # pseudonym -> last_inbound of the closed window for which a template went out (bounded)
     templated: "OrderedDict[str, float]" = field(default_factory=OrderedDict)
     # extra places to find a number (the hand-off storage of issue 6 may register one)
     resolvers: List[ContactResolver] = field(default_factory=lambda: CONTACT_RESOLVERS)
     clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        if self.recent is None:
+            self.recent = RecentMessages(self.config.max_message_age, clock=self.clock)
 
     def contact(self, who: str) -> Optional[Contact]:
         found = self.book.lookup(who)
@@ -712,12 +761,18 @@ class WhatsAppInput(InputChannel):
             except (ValueError, UnicodeDecodeError):
                 return response.json({"error": "The body must be JSON."}, status=400)
             try:
-                messages = parse_webhook(body, self.config.phone_number_id)
+                messages = parse_webhook(body, self.config.phone_number_id, now=self.state.clock())
             except PayloadError:
                 return response.json({"error": "Not a WhatsApp webhook body."}, status=400)
-            fresh = [m for m in messages if not self.state.recent.seen_before(m.message_id)]
-            if len(fresh) < len(messages):
-                logger.info("whatsapp: %d repeated delivery(ies) ignored", len(messages) - len(fresh))
+            recent = self.state.recent
+            assert recent is not None
+            verdicts = [recent.classify(m.message_id, m.timestamp) for m in messages]
+            fresh = [m for m, verdict in zip(messages, verdicts) if verdict == RecentMessages.NEW]
+            if verdicts.count(RecentMessages.REPEAT):
+                logger.info("whatsapp: %d repeated delivery(ies) ignored", verdicts.count(RecentMessages.REPEAT))
+            if verdicts.count(RecentMessages.STALE):
+                logger.warning("whatsapp: %d message(s) older than WHATSAPP_MAX_MESSAGE_AGE ignored",
+                               verdicts.count(RecentMessages.STALE))
             if fresh:
                 task = asyncio.create_task(self.process(fresh, on_new_message))
                 self._tasks.add(task)

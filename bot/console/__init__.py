@@ -13,7 +13,13 @@ Configuration (``app.config`` first, then the environment):
   CONSOLE_SECRET_KEY      session signing key when the app has none (the web app sets its own
                           WEB_SECRET_KEY); default: generated once into var/console-secret-key
   CONSOLE_SESSION_HOURS   login lifetime in hours (default 8)
-  CONSOLE_COOKIE_SECURE   true behind HTTPS: the session cookie is sent over HTTPS only
+  CONSOLE_COOKIE_SECURE   auto (default): the session cookie is Secure except on plain-http
+                          localhost; true or false forces it (bot/console/security.py)
+  CONSOLE_TRUSTED_PROXIES proxies whose X-Forwarded-* headers count (ProxyFix; default 0)
+  CONSOLE_THROTTLE        a bot.console.auth.Throttle (tests); else per account, in Redis when
+                          LOCK_STORE_TYPE=redis, else in memory
+Logins, failed logins and logouts are audited; logout and a password change bump the user's
+session version, so copies of the session cookie are refused.
 """
 from __future__ import annotations
 

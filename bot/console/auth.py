@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import threading
 import time
-from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Mapping, Optional
 
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.cases import CaseStore, User
+
+logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
 HASH_METHOD = "scrypt"
@@ -55,16 +58,21 @@ class ConsoleUser(UserMixin):
         return self.user.active
 
     def get_id(self) -> str:
-        return f"{self.user.id}.{fingerprint(self.user)}"
+        # the session version: logout and a password change bump it in the database
+        return f"{self.user.id}.{fingerprint(self.user)}.{self.user.session_version}"
 
 
 def load_user(store: CaseStore, session_id: str) -> Optional[ConsoleUser]:
-    raw_id, _, print_ = (session_id or "").partition(".")
+    """The user of a session, only while its password and session version are current."""
+    parts = (session_id or "").split(".")
+    if len(parts) != 3:
+        return None
     try:
-        user = store.user(int(raw_id))
+        user = store.user(int(parts[0]))
     except ValueError:
         return None
-    if user is None or not user.active or fingerprint(user) != print_:
+    if (user is None or not user.active or fingerprint(user) != parts[1]
+            or str(user.session_version) != parts[2]):
         return None
     return ConsoleUser(user)
 
@@ -79,32 +87,165 @@ def authenticate(store: CaseStore, email: str, password: str) -> Optional[User]:
     return user
 
 
-@dataclass
-class Throttle:
-    """At most `limit` failed logins per key within `window` seconds."""
+class MemoryCounters:
+    """Counters and markers that expire, in this process; expired ones are pruned as it goes."""
 
-    limit: int = 5
-    window: float = 15 * 60
+    SWEEP_SECONDS = 60.0  # at most this long between two sweeps of the whole table
 
-    def __post_init__(self) -> None:
-        self._failures: dict[str, list[float]] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._values: dict[str, tuple[int, float]] = {}  # key -> (value, expires at)
         self._lock = threading.Lock()
+        self._next_sweep = clock() + self.SWEEP_SECONDS
 
-    def _recent(self, key: str, now: float) -> list[float]:
-        return [t for t in self._failures.get(key, []) if now - t < self.window]
+    def _live(self, key: str, now: float) -> Optional[tuple[int, float]]:
+        found = self._values.get(key)
+        if found is not None and found[1] <= now:
+            del self._values[key]
+            return None
+        return found
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
+    def _prune(self, now: float) -> None:
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_SECONDS
+            for key in [k for k, (_, until) in self._values.items() if until <= now]:
+                del self._values[key]
+
+    def incr(self, key: str, ttl: float) -> int:
+        """Add one; the key lives `ttl` seconds from its first count."""
+        now = self.clock()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.limit for k in keys)
+            self._prune(now)
+            found = self._live(key, now)
+            value = (found[0] if found else 0) + 1
+            self._values[key] = (value, found[1] if found else now + ttl)
+            return value
 
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
+    def set(self, key: str, ttl: float) -> None:
+        with self._lock:
+            self._prune(self.clock())
+            self._values[key] = (1, self.clock() + ttl)
+
+    def ttl(self, key: str) -> float:
+        """Seconds `key` still lives (0 when it is not there)."""
+        now = self.clock()
+        with self._lock:
+            found = self._live(key, now)
+            return max(0.0, found[1] - now) if found else 0.0
+
+    def delete(self, *keys: str) -> None:
         with self._lock:
             for key in keys:
-                self._failures[key] = self._recent(key, now) + [now]
+                self._values.pop(key, None)
 
-    def reset(self, *keys: str) -> None:
+    def __len__(self) -> int:
+        """Entries held, expired ones not yet swept included."""
         with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
+            return len(self._values)
+
+
+class RedisCounters:
+    """The same in Redis (expiry by Redis itself), shared by every web server. While Redis
+    cannot be reached, this process counts in memory instead (logged), so logins stay throttled."""
+
+    def __init__(self, client: Any, prefix: str = "opvoed:console:login") -> None:
+        self.client = client
+        self.prefix = prefix
+        self.fallback = MemoryCounters()
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}:{key}"
+
+    def _guarded(self, name: str, *args: Any) -> Any:
+        import redis
+
+        try:
+            return getattr(self, f"_{name}")(*args)
+        except redis.RedisError as error:
+            logger.error("console login throttle: Redis unavailable (%s); counting in memory",
+                         type(error).__name__)
+            return getattr(self.fallback, name)(*args)
+
+    def incr(self, key: str, ttl: float) -> int:
+        return self._guarded("incr", key, ttl)
+
+    def set(self, key: str, ttl: float) -> None:
+        self._guarded("set", key, ttl)
+
+    def ttl(self, key: str) -> float:
+        return self._guarded("ttl", key)
+
+    def delete(self, *keys: str) -> None:
+        self._guarded("delete", *keys)
+
+    def _incr(self, key: str, ttl: float) -> int:
+        pipe = self.client.pipeline()  # MULTI/EXEC: the expiry is set with the first count
+        pipe.set(self._key(key), 0, ex=max(1, int(ttl)), nx=True)
+        pipe.incr(self._key(key))
+        _, value = pipe.execute()
+        return int(value)
+
+    def _set(self, key: str, ttl: float) -> None:
+        self.client.set(self._key(key), 1, px=max(1, int(ttl * 1000)))
+
+    def _ttl(self, key: str) -> float:
+        left = self.client.pttl(self._key(key))
+        return max(0.0, left / 1000.0) if left and left > 0 else 0.0
+
+    def _delete(self, *keys: str) -> None:
+        if keys:
+            self.client.delete(*(self._key(k) for k in keys))
+
+
+class Throttle:
+    """Failed logins per ACCOUNT (never per address: behind a proxy every professional has the
+    same one), with exponential backoff: after `limit` failures within `window` seconds the
+    account is locked for `lock_seconds`, then twice as long after the next `limit` failures, up
+    to `max_lock_seconds`. The lock level is forgotten after a success or `memory` seconds.
+    Keys are hashed, so Redis holds no e-mail address."""
+
+    def __init__(self, counters: Any = None, limit: int = 5, window: float = 15 * 60,
+                 lock_seconds: float = 60.0, max_lock_seconds: float = 3600.0,
+                 memory: float = 24 * 3600.0) -> None:
+        self.counters = counters if counters is not None else MemoryCounters()
+        self.limit, self.window = limit, window
+        self.lock_seconds, self.max_lock_seconds, self.memory = lock_seconds, max_lock_seconds, memory
+
+    @staticmethod
+    def _id(account: str) -> str:
+        return hashlib.sha256((account or "").strip().lower().encode("utf-8")).hexdigest()[:32]
+
+    def locked_for(self, account: str) -> float:
+        """Seconds the account is still locked (0: not locked)."""
+        return self.counters.ttl(f"lock:{self._id(account)}")
+
+    def blocked(self, account: str) -> bool:
+        return self.locked_for(account) > 0
+
+    def failed(self, account: str) -> float:
+        """Count a failure; returns the seconds of a lock it starts (0 when none)."""
+        key = self._id(account)
+        if self.counters.incr(f"fail:{key}", self.window) < self.limit:
+            return 0.0
+        self.counters.delete(f"fail:{key}")
+        level = self.counters.incr(f"level:{key}", self.memory)
+        seconds = min(self.max_lock_seconds, self.lock_seconds * 2 ** (level - 1))
+        self.counters.set(f"lock:{key}", seconds)
+        return seconds
+
+    def reset(self, account: str) -> None:
+        key = self._id(account)
+        self.counters.delete(f"fail:{key}", f"level:{key}", f"lock:{key}")
+
+
+def throttle_from_settings(environ: Mapping[str, str] = os.environ, **kwargs: Any) -> Throttle:
+    """Kept in Redis when the settings share one (``LOCK_STORE_TYPE=redis``), else in memory."""
+    from bot import settings
+
+    connection = settings.shared_redis(environ)
+    if connection:
+        import redis
+
+        client = redis.Redis(socket_timeout=2, socket_connect_timeout=2, **connection)
+        return Throttle(RedisCounters(client), **kwargs)
+    return Throttle(MemoryCounters(), **kwargs)

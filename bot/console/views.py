@@ -15,6 +15,7 @@ from flask import (
     Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -24,7 +25,9 @@ from bot.cases.schema import ROLES
 
 from .auth import (
     ConsoleUser, Throttle, authenticate, hash_password, load_user, password_problem,
+    throttle_from_settings,
 )
+from .security import ConsoleSessionInterface, add_hsts
 from .rasa_client import RasaClient, RasaUnavailable
 
 logger = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ SECRET_FILE = PROJECT_ROOT / "var" / "console-secret-key"
 EXTENSION = "opvoed_console"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 PUBLIC_ENDPOINTS = ("console.login", "console.static")
+UNKNOWN_ACTOR = "onbekend"  # a failed login for an e-mail address that is no account
 MAX_REPLY_CHARS = 2000
 PURGE_INTERVAL = 3600.0
 FLASK_DEFAULT_LIFETIME = timedelta(days=31)
@@ -79,8 +83,10 @@ def init_console(app: Flask) -> None:
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
-    if str(_setting(app, "CONSOLE_COOKIE_SECURE", "")).lower() in ("1", "true", "yes", "ja"):
-        app.config["SESSION_COOKIE_SECURE"] = True
+    # Secure unless plain-http localhost (bot/console/security.py); CONSOLE_COOKIE_SECURE forces it
+    app.config["CONSOLE_COOKIE_SECURE"] = _setting(app, "CONSOLE_COOKIE_SECURE", "auto")
+    if type(app.session_interface) is SecureCookieSessionInterface:
+        app.session_interface = ConsoleSessionInterface()
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the login
 
     csrf = app.extensions.get("csrf")
@@ -99,7 +105,7 @@ def init_console(app: Flask) -> None:
         "store": app.config.get("CASE_STORE"),
         "rasa": app.config.get("CONSOLE_RASA_CLIENT"),
         "csrf": csrf,
-        "throttle": Throttle(),
+        "throttle": app.config.get("CONSOLE_THROTTLE") or throttle_from_settings(),
         "last_purge": None,
     }
 
@@ -181,6 +187,7 @@ def _headers(response: Any) -> Any:
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
+    add_hsts(response)
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; "
         "form-action 'self'; base-uri 'none'"
@@ -237,7 +244,8 @@ ACTION_LABELS = {
     "created": "aangemaakt", "viewed": "bekeken", "claimed": "opgepakt", "replied": "beantwoord",
     "closed": "afgesloten", "deleted": "verwijderd", "user_created": "gebruiker aangemaakt",
     "user_deactivated": "gebruiker uitgezet", "user_activated": "gebruiker aangezet",
-    "password_changed": "wachtwoord gewijzigd",
+    "password_changed": "wachtwoord gewijzigd", "login": "ingelogd",
+    "login_failed": "inloggen mislukt", "logout": "uitgelogd",
 }
 
 
@@ -320,25 +328,39 @@ def login() -> Any:
     email = (request.form.get("email") or "").strip().lower()
     password = request.form.get("password") or ""
     throttle: Throttle = _state()["throttle"]
-    keys = (f"email:{email}", f"ip:{request.remote_addr}")
-    if throttle.blocked(*keys):
-        flash("Te veel pogingen. Wacht een kwartier en probeer het dan opnieuw.", "error")
-        return render_template("console/login.html", next=request.form.get("next", "")), 429
+    # per account, never per address: behind the proxy every professional has the same one
+    locked = throttle.locked_for(email)
+    if locked:
+        return _too_many(locked, "console/login.html", next=request.form.get("next", ""))
     user = authenticate(store(), email, password)
     if user is None:
-        throttle.failed(*keys)
+        known = store().user_by_email(email)
+        store().audit("login_failed", known.email if known else UNKNOWN_ACTOR)
+        throttle.failed(email)
         flash("Het e-mailadres of wachtwoord klopt niet.", "error")
         return render_template("console/login.html", next=request.form.get("next", "")), 401
-    throttle.reset(*keys)
+    throttle.reset(email)
     session.clear()  # no session fixation
     login_user(ConsoleUser(user))
     session.permanent = True
     session["console_login_at"] = time.time()
+    store().audit("login", user.email)
     return redirect(_safe_next(request.form.get("next")))
+
+
+def _too_many(seconds: float, template: str, **context: Any) -> Any:
+    minutes = max(1, int(-(-seconds // 60)))
+    flash(f"Te veel mislukte pogingen voor dit account. Probeer het over {minutes} "
+          f"{'minuut' if minutes == 1 else 'minuten'} opnieuw.", "error")
+    answer = current_app.make_response((render_template(template, **context), 429))
+    answer.headers["Retry-After"] = str(int(-(-seconds // 1)))
+    return answer
 
 
 @blueprint.route("/logout", methods=["POST"])
 def logout() -> Any:
+    # a new session version: every copy of this session cookie is refused from now on
+    store().end_sessions(current_user.id, current_user.email)
     logout_user()
     session.clear()
     flash("Je bent uitgelogd.", "info")
@@ -440,11 +462,16 @@ def close(case_id: str) -> Any:
 def password() -> Any:
     if request.method == "GET":
         return render_template("console/password.html")
-    from .auth import authenticate as check
-
-    if check(store(), current_user.email, request.form.get("current") or "") is None:
+    throttle: Throttle = _state()["throttle"]
+    account = f"password:{current_user.email}"
+    locked = throttle.locked_for(account)
+    if locked:
+        return _too_many(locked, "console/password.html")
+    if authenticate(store(), current_user.email, request.form.get("current") or "") is None:
+        throttle.failed(account)
         flash("Je huidige wachtwoord klopt niet.", "error")
         return render_template("console/password.html"), 400
+    throttle.reset(account)
     new = request.form.get("new") or ""
     problem = password_problem(new)
     if problem or new != (request.form.get("repeat") or ""):

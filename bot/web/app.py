@@ -5,7 +5,8 @@
 
 Settings (env): ``WEB_PORT`` (8080), ``RASA_URL`` (the Rasa server the chat talks socket.io to;
 default ``http://127.0.0.1:{RASA_PORT}``), ``WEB_SECRET_KEY`` (Flask's session key; generated
-into ``var/web-secret-key`` when unset). The page keeps the chat in the browser for at most the
+into ``var/web-secret-key`` when unset), ``CONSOLE_TRUSTED_PROXIES`` (how many proxies in front
+set X-Forwarded-For/-Proto/-Host; 0, the default, trusts none). HTTPS answers carry HSTS. The page keeps the chat in the browser for at most the
 catalogue's ``retention_days`` (default 90) after the last message. Browser assets come from npm (``npm ci`` at the repo
 root) and are served from this server: nothing is loaded from a CDN.
 """
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template, send_file
 
 from bot import settings
+from bot.console.security import add_hsts, apply_proxy_fix, trusted_proxies
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +154,7 @@ def health() -> Response:
 def security_headers(answer: Response) -> Response:
     answer.headers.setdefault("X-Content-Type-Options", "nosniff")
     answer.headers.setdefault("Referrer-Policy", "no-referrer")
-    return answer
+    return add_hsts(answer)
 
 
 def create_app(environ: Optional[Mapping[str, str]] = None) -> Flask:
@@ -167,6 +169,8 @@ def create_app(environ: Optional[Mapping[str, str]] = None) -> Flask:
         JSON_AS_ASCII=False,
         RETENTION_DAYS=retention_days(),
     )
+    # the client address (login throttling, logs) and scheme (HSTS, Secure cookie) behind proxies
+    apply_proxy_fix(app, trusted_proxies(environ.get("CONSOLE_TRUSTED_PROXIES")))
     app.register_blueprint(site)
     console = _console_blueprint()
     if console is not None:
