@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 from urllib.parse import quote
 
 import pytest
@@ -41,3 +41,14 @@ def fresh_schema(prefix: str) -> Iterator[Tuple[str, str]]:
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def store_urls(backend: str, tmp_path: Any, prefix: str) -> Iterator[Dict[str, str]]:
+    """The tracker store's and the case store's URL on one backend ("sqlite" or "postgresql",
+    a fresh schema dropped afterwards)."""
+    if backend == "sqlite":
+        yield {"trackers": f"sqlite:///{tmp_path / 'trackers.db'}", "cases": f"sqlite:///{tmp_path / 'cases.db'}"}
+    else:
+        with fresh_schema(prefix) as (url, _schema):
+            yield {"trackers": url, "cases": url}

@@ -16,6 +16,7 @@ from bot.cases import __main__ as cases_cli
 from bot.cases import crypto
 from bot.cases.crypto import ContactCipher
 from bot.cases.schema import VERSION_TABLE, case_audit, cases, metadata
+from tests.pg_schema import postgres_url
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 KEY = "b3B2b2VkbWFhdGplLXRlc3Qtc2xldXRlbC0zMmJ5dGU="  # a fixed Fernet key of these tests
@@ -32,25 +33,11 @@ def _head() -> str:
 
 
 HEAD = _head()
-PG_URLS = ("postgresql://root@127.0.0.1:5432/test", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_url() -> str | None:
-    for url in PG_URLS:
-        try:
-            engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-            with engine.connect() as connection:
-                connection.execute(sa.text("SELECT 1"))
-            engine.dispose()
-            return url
-        except Exception:  # noqa: BLE001 - unreachable: the tests skip
-            continue
-    return None
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> str:
-    url = _postgres_url()
+    url = postgres_url()
     if url is None:
         pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (database 'test')")
     return url

@@ -23,7 +23,7 @@ import bot.tracker_store as tracker_store_module
 from bot.cases import CaseStore
 from bot.erasure import ERASE_ACTION, ERASED_FLAG, erasure_requested
 from bot.tracker_store import ResilientSQLTrackerStore, TrackerNotSaved
-from tests.pg_schema import fresh_schema
+from tests.pg_schema import store_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL = "ouder.wis@example.nl"
@@ -37,11 +37,8 @@ def domain() -> Domain:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dict[str, str]]:
     """The tracker store's and the case store's URL, on one backend."""
-    if request.param == "sqlite":
-        yield {"trackers": f"sqlite:///{tmp_path / 'trackers.db'}", "cases": f"sqlite:///{tmp_path / 'cases.db'}"}
-    else:
-        with fresh_schema("erasure_test") as (url, _schema):
-            yield {"trackers": url, "cases": url}
+    with store_urls(request.param, tmp_path, "erasure_test") as found:
+        yield found
 
 
 @pytest.fixture

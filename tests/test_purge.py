@@ -24,7 +24,7 @@ from bot import purge as purge_module
 from bot import serve
 from bot.cases import CaseStore, retention_days
 from bot.tracker_store import ResilientSQLTrackerStore
-from tests.pg_schema import fresh_schema
+from tests.pg_schema import store_urls
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -38,11 +38,9 @@ def domain() -> Domain:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Dict[str, str]]:
-    if request.param == "sqlite":
-        yield {"trackers": f"sqlite:///{tmp_path / 'trackers.db'}", "cases": f"sqlite:///{tmp_path / 'cases.db'}"}
-    else:
-        with fresh_schema("purge_test") as (url, _schema):
-            yield {"trackers": url, "cases": url}
+    """The tracker store's and the case store's URL, on one backend."""
+    with store_urls(request.param, tmp_path, "purge_test") as found:
+        yield found
 
 
 def ago(**delta: float) -> float:
