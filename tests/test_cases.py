@@ -385,6 +385,37 @@ def test_migration_0004_down_and_up_keeps_users(sqlite_store: CaseStore) -> None
     assert again.email == user.email and again.session_version == 0
 
 
+def test_migration_0005_teams_down_and_up(store: CaseStore) -> None:
+    team = store.add_team("Wijkteam Noord")
+    user = store.add_user("sanne@voorbeeldstad.example", "Sanne", "h1", "professional", team_id=team.id)
+    case = _case(store)
+    assert case.team_id == team.id and case.team_name == "Wijkteam Noord"  # the only team
+    store.set_user_team(user.id, None, "beheer@voorbeeldstad.example")
+    store.downgrade("0004")
+    inspector = sa.inspect(store.engine)
+    assert "teams" not in inspector.get_table_names()
+    assert "team_id" not in {c["name"] for c in inspector.get_columns("cases")}
+    assert "team_id" not in {c["name"] for c in inspector.get_columns("console_users")}
+    assert store.current_revision() == "0004"
+    store.migrate()
+    assert store.current_revision() == HEAD
+    again = store.get(case.id)
+    assert again is not None and again.team_id is None and again.conversation_id == case.conversation_id
+    assert store.user(user.id).team_id is None and store.teams() == []
+    assert "team_created" not in {e.action for e in store.audit_log()}  # removed by the downgrade
+    store.audit("team_created", "beheer@voorbeeldstad.example")  # allowed again by the database
+
+
+def test_a_deleted_team_leaves_its_cases_to_the_admins(store: CaseStore) -> None:
+    from bot.cases.schema import teams
+
+    team = store.add_team("Wijkteam Noord")
+    case = _case(store)
+    with store.engine.begin() as connection:
+        connection.execute(teams.delete().where(teams.c.id == team.id))
+    assert store.get(case.id).team_id is None
+
+
 # --- retention -------------------------------------------------------------------------------
 
 def test_purge_deletes_expired_cases_and_keeps_audit_rows_without_content(store: CaseStore) -> None:
@@ -442,3 +473,15 @@ def test_purge_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: 
     assert "deleted 1 case(s)" in capsys.readouterr().out
     assert len(store.list_cases()) == 1
     assert cases_cli.main(["upgrade"]) == 0
+
+
+def test_closing_a_case_deletes_its_contact_details_at_once(store: CaseStore) -> None:
+    """Issue 14: the phone number is kept no longer than the case needs it (checked with SQL)."""
+    case = _case(store, contact_preference="phone", contact_detail="+31612345678")
+    other = _case(store, contact_preference="phone", contact_detail="+31687654321")
+    store.close(case.id, _admin(store))
+    with store.engine.connect() as connection:
+        rows = dict(connection.execute(sa.select(cases.c.id, cases.c.contact_detail)).all())
+    assert rows[case.id] is None and rows[other.id] is not None
+    closed = store.get(case.id)
+    assert closed.status == "closed" and closed.contact_detail is None and closed.contact_preference == "phone"

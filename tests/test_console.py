@@ -95,9 +95,10 @@ def rasa() -> Iterator[RasaStandIn]:
 @pytest.fixture
 def store(tmp_path: Path) -> CaseStore:
     store = CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}")
+    team = store.add_team("Wijkteam Noord")  # the only team: every new case goes to it
     store.add_user("beheer@voorbeeldstad.example", "Beheer", PASSWORD_HASH, "admin")
-    store.add_user("sanne@voorbeeldstad.example", "Sanne", PASSWORD_HASH, "professional")
-    store.add_user("piet@voorbeeldstad.example", "Piet", PASSWORD_HASH, "professional")
+    store.add_user("sanne@voorbeeldstad.example", "Sanne", PASSWORD_HASH, "professional", team_id=team.id)
+    store.add_user("piet@voorbeeldstad.example", "Piet", PASSWORD_HASH, "professional", team_id=team.id)
     return store
 
 
@@ -694,3 +695,166 @@ def test_proxy_fix_with_the_configured_number_of_proxies(store) -> None:
     one = probe("1")
     assert one["addr"] == "192.0.2.1" and one["secure"] and one["hsts"].startswith("max-age=")
     assert probe("2")["addr"] == "203.0.113.9"
+
+
+# --- teams: scoped access (issue 14, item 4) ----------------------------------------------------------
+
+@pytest.fixture
+def two_teams(store: CaseStore) -> dict:
+    """Team Noord (Sanne, Piet; the fixture's team) and team Zuid (Kim), a case of each and one
+    without a team."""
+    noord = store.team_by_name("Wijkteam Noord")
+    zuid = store.add_team("Wijkteam Zuid")
+    store.add_user("kim@voorbeeldstad.example", "Kim", PASSWORD_HASH, "professional", team_id=zuid.id)
+    return {
+        "noord": store.create_case(conversation_id="conv-noord", severity="aandacht", team_id=noord.id),
+        "zuid": store.create_case(conversation_id="conv-zuid", severity="aandacht", team_id=zuid.id),
+        "none": store.create_case(conversation_id="conv-none", severity="crisis"),  # two teams: no default
+    }
+
+
+def test_a_case_gets_the_only_team_or_the_configured_one_or_none(store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CASE_DEFAULT_TEAM", raising=False)
+    noord = store.team_by_name("Wijkteam Noord")
+    assert new_case(store, "c-only").team_id == noord.id  # the only team
+    store.add_team("Wijkteam Zuid")
+    assert new_case(store, "c-two").team_id is None  # two teams, none configured: admins only
+    monkeypatch.setenv("CASE_DEFAULT_TEAM", "JGZ Voorbeeldstad")  # created when missing
+    case = new_case(store, "c-configured")
+    assert case.team_name == "JGZ Voorbeeldstad" and store.team_by_name("JGZ Voorbeeldstad").id == case.team_id
+    assert new_case(store, "c-again").team_id == case.team_id
+    assert ("system", "team_created") in [(e.actor, e.action) for e in store.audit_log()]
+
+
+@pytest.mark.parametrize("method,action", [("GET", ""), ("POST", "/claim"), ("POST", "/reply"), ("POST", "/close")])
+def test_a_professional_of_team_a_gets_403_on_a_case_of_team_b(app, store, rasa, two_teams, method: str,
+                                                               action: str) -> None:
+    zuid = two_teams["zuid"]
+    store.claim(zuid.id, store.user_by_email("kim@voorbeeldstad.example"))  # so that reply could apply
+    client = app.test_client()
+    login(client)  # Sanne, team Noord
+    token = csrf(client, "/console/")
+    for case in (zuid, two_teams["none"]):
+        data = {"csrf_token": token, "text": "Hallo"} if method == "POST" else None
+        answer = client.open(f"/console/cases/{case.id}{action}", method=method, data=data)
+        assert answer.status_code == 403, (case.conversation_id, method, action)
+        assert "conv-zuid" not in answer.get_data(as_text=True)
+    assert store.get(zuid.id).status == "claimed" and store.get(two_teams["none"].id).status == "open"
+    assert rasa.calls == []  # nothing read from or sent to another team's conversation
+    assert not [e for e in store.audit_log(zuid.id) if e.actor == "sanne@voorbeeldstad.example"]
+
+
+def test_a_professional_claims_replies_and_closes_a_case_of_their_own_team(app, store, rasa, two_teams) -> None:
+    noord = two_teams["noord"]
+    client = app.test_client()
+    login(client, "piet@voorbeeldstad.example")
+    token = csrf(client, "/console/")
+    assert client.get(f"/console/cases/{noord.id}").status_code == 200
+    assert client.post(f"/console/cases/{noord.id}/claim", data={"csrf_token": token}).status_code == 302
+    assert client.post(f"/console/cases/{noord.id}/reply", data={"csrf_token": token, "text": "Hoi"}).status_code == 302
+    assert client.post(f"/console/cases/{noord.id}/close", data={"csrf_token": token}).status_code == 302
+    assert store.get(noord.id).status == "closed"
+
+
+def test_the_list_shows_only_the_own_teams_cases_and_an_admin_sees_all(app, store, two_teams) -> None:
+    sanne = app.test_client()
+    login(sanne)
+    page = sanne.get("/console/").get_data(as_text=True)
+    assert f"/console/cases/{two_teams['noord'].id}" in page
+    assert f"/console/cases/{two_teams['zuid'].id}" not in page
+    assert f"/console/cases/{two_teams['none'].id}" not in page
+    kim = app.test_client()
+    login(kim, "kim@voorbeeldstad.example")
+    page = kim.get("/console/").get_data(as_text=True)
+    assert f"/console/cases/{two_teams['zuid'].id}" in page and f"/console/cases/{two_teams['noord'].id}" not in page
+    admin = app.test_client()
+    login(admin, "beheer@voorbeeldstad.example")
+    page = admin.get("/console/").get_data(as_text=True)
+    for case in two_teams.values():
+        assert f"/console/cases/{case.id}" in page
+        assert admin.get(f"/console/cases/{case.id}").status_code == 200
+        assert ("beheer@voorbeeldstad.example", "viewed") in audit_actions(store, case.id)
+
+
+def test_a_professional_without_a_team_sees_no_case(app, store, two_teams) -> None:
+    store.add_user("los@voorbeeldstad.example", "Los", PASSWORD_HASH, "professional")
+    client = app.test_client()
+    login(client, "los@voorbeeldstad.example")
+    page = client.get("/console/").get_data(as_text=True)
+    assert not any(f"/console/cases/{c.id}" in page for c in two_teams.values())
+    assert all(client.get(f"/console/cases/{c.id}").status_code == 403 for c in two_teams.values())
+
+
+def test_an_admin_creates_a_team_and_sets_a_users_team_audited(app, store, two_teams) -> None:
+    admin = app.test_client()
+    login(admin, "beheer@voorbeeldstad.example")
+    token = csrf(admin, "/console/users")
+    assert admin.post("/console/teams", data={"csrf_token": token, "name": "  JGZ   West "}).status_code == 302
+    west = store.team_by_name("JGZ West")
+    assert west is not None
+    assert admin.post("/console/teams", data={"csrf_token": token, "name": "JGZ West"}).status_code == 400
+    sanne = store.user_by_email("sanne@voorbeeldstad.example")
+    assert admin.post(f"/console/users/{sanne.id}/team",
+                      data={"csrf_token": token, "team_id": str(west.id)}).status_code == 302
+    assert store.user(sanne.id).team_id == west.id
+    assert admin.post(f"/console/users/{sanne.id}/team",
+                      data={"csrf_token": token, "team_id": "9999"}).status_code == 400
+    page = admin.get("/console/users").get_data(as_text=True)
+    assert "JGZ West" in page and "Wijkteam Zuid" in page
+    actions = [(e.actor, e.action) for e in store.audit_log()]
+    assert ("beheer@voorbeeldstad.example", "team_created") in actions
+    assert ("beheer@voorbeeldstad.example", "user_team_changed") in actions
+    assert "team aangemaakt" in admin.get("/console/audit").get_data(as_text=True)
+    # Sanne now sees team West's cases only (her open session follows the change)
+    client = app.test_client()
+    login(client)
+    assert client.get(f"/console/cases/{two_teams['noord'].id}").status_code == 403
+    professional_token = csrf(client, "/console/")
+    assert client.post("/console/teams", data={"csrf_token": professional_token, "name": "X"}).status_code == 403
+    assert client.post(f"/console/users/{sanne.id}/team",
+                       data={"csrf_token": professional_token, "team_id": ""}).status_code == 403
+
+
+# --- only the session that led to the hand-off ---------------------------------------------------------
+
+def test_the_console_shows_only_the_session_that_led_to_the_hand_off(app, store, rasa) -> None:
+    case = new_case(store, "conv-sessions", words_consent=True)
+    at = case.created_at.timestamp()
+    rasa.events["conv-sessions"] = [
+        {"event": "action", "name": "action_session_start", "timestamp": at - 7200},
+        {"event": "session_started", "timestamp": at - 7200},
+        {"event": "user", "text": "Oude vraag over school", "timestamp": at - 7100},
+        {"event": "bot", "text": "Oud antwoord", "timestamp": at - 7099},
+        {"event": "action", "name": "action_session_start", "timestamp": at - 600},
+        {"event": "session_started", "timestamp": at - 600},
+        {"event": "user", "text": "Hij slaat zijn zusje", "timestamp": at - 300},
+        {"event": "bot", "text": "Wil je met iemand praten?", "timestamp": at - 299},
+        {"event": "user", "text": "Ik wacht", "timestamp": at + 60},
+    ]
+    client = app.test_client()
+    login(client)
+    page = client.get(f"/console/cases/{case.id}").get_data(as_text=True)
+    assert "Hij slaat zijn zusje" in page and "Wil je met iemand praten?" in page and "Ik wacht" in page
+    assert "Oude vraag over school" not in page and "Oud antwoord" not in page
+
+
+def test_lines_of_keeps_the_session_of_the_moment_and_later_ones() -> None:
+    from datetime import datetime, timezone
+
+    from bot.console.rasa_client import lines_of
+
+    events = [
+        {"event": "session_started", "timestamp": 100.0},
+        {"event": "user", "text": "eerste sessie", "timestamp": 110.0},
+        {"event": "session_started", "timestamp": 200.0},
+        {"event": "user", "text": "tweede sessie", "timestamp": 210.0},
+        {"event": "session_started", "timestamp": 300.0},
+        {"event": "user", "text": "derde sessie", "timestamp": 310.0},
+    ]
+    moment = datetime.fromtimestamp(250.0, tz=timezone.utc)
+    assert [l.text for l in lines_of(events, session_of=moment)] == ["tweede sessie", "derde sessie"]
+    assert [l.text for l in lines_of(events)] == ["eerste sessie", "tweede sessie", "derde sessie"]
+    early = datetime.fromtimestamp(50.0, tz=timezone.utc)  # no session before: nothing cut
+    assert len(lines_of(events, session_of=early)) == 3
+    no_sessions = [{"event": "user", "text": "alles", "timestamp": 10.0}]
+    assert [l.text for l in lines_of(no_sessions, session_of=moment)] == ["alles"]

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
 def console(tmp_path: Path) -> Iterator[tuple[str, CaseStore, RasaStandIn]]:
     rasa = RasaStandIn()
     store = CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}")
-    store.add_user("sanne@voorbeeldstad.example", "Sanne", PASSWORD_HASH, "professional")
+    team = store.add_team("Wijkteam Noord")  # the only team: new cases go to it
+    store.add_user("sanne@voorbeeldstad.example", "Sanne", PASSWORD_HASH, "professional", team_id=team.id)
     app = create_app({"CASE_STORE": store, "RASA_URL": rasa.url, "RASA_AUTH_TOKEN": TOKEN,
                       "SECRET_KEY": "browser-test"})
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -21,7 +21,7 @@ from bot import settings
 from bot.cases import retention_days
 from bot.cases import store as case_store
 from bot.cases.crypto import KEY_ENV
-from bot.cases.schema import case_audit, cases, console_users
+from bot.cases.schema import case_audit, cases, console_users, teams
 from bot.channels import pseudonym
 
 ROOT = settings.PROJECT_ROOT
@@ -51,6 +51,7 @@ CASE_FIELDS: Dict[str, str] = {
     "closed_at": "tijdstip afgesloten",
     "situation": "crisissituatie",
     "alerted_at": "tijdstip crisismelding",
+    "team_id": "team van de aanvraag",
 }
 AUDIT_FIELDS: Dict[str, str] = {
     "id": "volgnummer",
@@ -68,8 +69,14 @@ USER_FIELDS: Dict[str, str] = {
     "role": "rol",
     "active": "actief",
     "created_at": "tijdstip aangemaakt",
+    "team_id": "team van de medewerker",
 }
-TABLES = ((cases, CASE_FIELDS), (case_audit, AUDIT_FIELDS), (console_users, USER_FIELDS))
+TEAM_FIELDS: Dict[str, str] = {
+    "id": "volgnummer",
+    "name": "naam van het team",
+}
+TABLES = ((cases, CASE_FIELDS), (case_audit, AUDIT_FIELDS), (console_users, USER_FIELDS),
+          (teams, TEAM_FIELDS))
 COLUMN_REFERENCE = re.compile(r"`(" + "|".join(t.name for t, _ in TABLES) + r")\.(\w+)`")
 
 

@@ -17,6 +17,7 @@ AUDIT_ACTIONS = (
     "created", "viewed", "claimed", "replied", "closed", "deleted",
     "user_created", "user_deactivated", "user_activated", "password_changed",
     "login", "login_failed", "logout",
+    "team_created", "user_team_changed",
 )
 VERSION_TABLE = "cases_alembic_version"
 
@@ -24,6 +25,14 @@ VERSION_TABLE = "cases_alembic_version"
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
+
+# A team (or organisation) of professionals: a professional sees only the cases of their team.
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+)
 
 console_users = sa.Table(
     "console_users",
@@ -37,6 +46,7 @@ console_users = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     # bumped by logout and a password change: console sessions of an older version are refused
     sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id", ondelete="SET NULL")),
     sa.CheckConstraint(_in("role", ROLES), name="ck_console_users_role"),
 )
 
@@ -66,6 +76,8 @@ cases = sa.Table(
     # CONTRACT.md 4b; alerted_at: a crisis came in while a professional held the conversation
     sa.Column("situation", sa.String(32)),
     sa.Column("alerted_at", sa.DateTime),
+    # the team whose professionals may see the case; none: only admins see it
+    sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id", ondelete="SET NULL"), index=True),
     sa.CheckConstraint(_in("status", STATUSES), name="ck_cases_status"),
     sa.CheckConstraint(_in("severity", SEVERITIES), name="ck_cases_severity"),
     sa.CheckConstraint(_in("contact_preference", CONTACT_PREFERENCES), name="ck_cases_contact"),

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .crypto import UNREADABLE, ContactCipher, InvalidToken, default_cipher, is_token
 from .schema import (
-    AUDIT_ACTIONS, CONTACT_PREFERENCES, ROLES, SEVERITIES, case_audit, cases, console_users,
+    AUDIT_ACTIONS, CONTACT_PREFERENCES, ROLES, SEVERITIES, case_audit, cases, console_users, teams,
 )
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ DEFAULT_URL = f"sqlite:///{VAR_DIR / 'cases.db'}"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 URL_ENV = "CASE_STORE_URL"
 RETENTION_ENV = "CASE_RETENTION_DAYS"
+DEFAULT_TEAM_ENV = "CASE_DEFAULT_TEAM"  # the team a new case goes to (created when missing)
 DEFAULT_RETENTION_DAYS = 90
 SYSTEM_ACTOR = "system"
 URGENCY_RANK = {"crisis": 0, "aandacht": 1, "normaal": 2}
@@ -91,6 +92,8 @@ class Case:
     closed_at: Optional[datetime]
     situation: Optional[str] = None  # CONTRACT.md 4b
     alerted_at: Optional[datetime] = None  # a crisis while a professional held the conversation
+    team_id: Optional[int] = None  # whose professionals may see it; None: admins only
+    team_name: Optional[str] = None
     _cipher: Optional[ContactCipher] = field(default=None, repr=False, compare=False)
 
     @property
@@ -127,10 +130,24 @@ class User:
     active: bool
     created_at: datetime
     session_version: int = 0  # bumped by logout and a password change (older sessions refused)
+    team_id: Optional[int] = None
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def may_see(self, case: "Case") -> bool:
+        """Admins see every case; a professional only the cases of their own team (a case
+        without a team: admins only)."""
+        if self.is_admin:
+            return True
+        return self.team_id is not None and case.team_id == self.team_id
+
+
+@dataclass(frozen=True)
+class Team:
+    id: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -289,6 +306,7 @@ class CaseStore:
             created_at=_from_db(row.created_at), claimed_at=_from_db(row.claimed_at),
             closed_at=_from_db(row.closed_at), situation=row.situation,
             alerted_at=_from_db(row.alerted_at),
+            team_id=getattr(row, "team_id", None), team_name=getattr(row, "team_name", None),
             _cipher=self.cipher if row.contact_detail else None,
         )
 
@@ -297,11 +315,14 @@ class CaseStore:
         return User(id=row.id, email=row.email, display_name=row.display_name,
                     password_hash=row.password_hash, role=row.role, active=bool(row.active),
                     created_at=_from_db(row.created_at),
-                    session_version=int(getattr(row, "session_version", 0) or 0))
+                    session_version=int(getattr(row, "session_version", 0) or 0),
+                    team_id=getattr(row, "team_id", None))
 
     def _case_query(self) -> sa.sql.Select:
-        joined = cases.outerjoin(console_users, cases.c.assigned_to == console_users.c.id)
-        return sa.select(cases, console_users.c.display_name.label("assigned_name")).select_from(joined)
+        joined = (cases.outerjoin(console_users, cases.c.assigned_to == console_users.c.id)
+                  .outerjoin(teams, cases.c.team_id == teams.c.id))
+        return sa.select(cases, console_users.c.display_name.label("assigned_name"),
+                         teams.c.name.label("team_name")).select_from(joined)
 
     # --- audit -------------------------------------------------------------------------------
 
@@ -348,10 +369,12 @@ class CaseStore:
         words_consent: bool = False,
         parent_words: Sequence[str] = (),
         contact_detail: Optional[str] = None,
+        team_id: Optional[int] = None,
         now: Optional[datetime] = None,
     ) -> Case:
         """Store a new open case. The parent's words are dropped unless `words_consent`; the
-        contact detail is stored encrypted."""
+        contact detail is stored encrypted. Without `team_id` the case goes to the default team
+        (`default_team_id`)."""
         if not conversation_id:
             raise ValueError("a case needs the conversation id")
         if severity not in SEVERITIES:
@@ -361,6 +384,8 @@ class CaseStore:
         words = [str(w) for w in parent_words] if words_consent else []
         case_id = uuid.uuid4().hex
         created = _to_db(now or utcnow())
+        if team_id is None:
+            team_id = self.default_team_id()
         with self.engine.begin() as connection:
             connection.execute(cases.insert().values(
                 id=case_id, conversation_id=conversation_id[:255], channel=channel,
@@ -370,7 +395,7 @@ class CaseStore:
                 parent_words=json.dumps(words, ensure_ascii=False) if words else None,
                 contact_preference=contact_preference,
                 contact_detail=self.cipher.encrypt(contact_detail) if contact_detail else None,
-                status="open", assigned_to=None, created_at=created,
+                status="open", assigned_to=None, created_at=created, team_id=team_id,
             ))
             self._audit(connection, "created", SYSTEM_ACTOR, case_id, now)
         logger.info("case %s created (severity %s)", case_id, severity)
@@ -393,14 +418,20 @@ class CaseStore:
             row = connection.execute(query).first()
         return self._case(row) if row is not None else None
 
-    def list_cases(self, statuses: Sequence[str] = ("open", "claimed"), limit: int = 500) -> list[Case]:
+    def list_cases(self, statuses: Sequence[str] = ("open", "claimed"), limit: int = 500,
+                   for_user: Optional[User] = None) -> list[Case]:
         """By urgency: a crisis alert in a held conversation first (newest alert first), then
-        crisis, aandacht, normaal; oldest first within."""
+        crisis, aandacht, normaal; oldest first within. With `for_user`, only the cases that
+        user may see (`User.may_see`)."""
         rank = sa.case((cases.c.alerted_at.isnot(None), -1), (cases.c.severity == "crisis", 0),
                        (cases.c.severity == "aandacht", 1), else_=2)
         query = (self._case_query().where(cases.c.status.in_(tuple(statuses)))
                  .order_by(rank, cases.c.alerted_at.desc(), cases.c.created_at.asc(), cases.c.id)
                  .limit(limit))
+        if for_user is not None and not for_user.is_admin:
+            if for_user.team_id is None:
+                return []
+            query = query.where(cases.c.team_id == for_user.team_id)
         with self.engine.connect() as connection:
             return [self._case(r) for r in connection.execute(query)]
 
@@ -421,13 +452,14 @@ class CaseStore:
         return case
 
     def close(self, case_id: str, user: User, now: Optional[datetime] = None) -> Case:
-        """Close an open or claimed case."""
+        """Close an open or claimed case. Its contact details are deleted at once (issue 14: the
+        parent's phone number or e-mail address is kept no longer than the case needs it)."""
         with self.engine.begin() as connection:
             result = connection.execute(
                 cases.update()
                 .where(cases.c.id == case_id)
                 .where(cases.c.status.in_(("open", "claimed")))
-                .values(status="closed", closed_at=_to_db(now or utcnow()))
+                .values(status="closed", closed_at=_to_db(now or utcnow()), contact_detail=None)
             )
             if result.rowcount != 1:
                 raise CaseError(f"case {case_id} is not open or claimed")
@@ -509,10 +541,58 @@ class CaseStore:
             logger.warning("retention: %d of them were never closed", unhandled)
         return count
 
+    # --- teams ---------------------------------------------------------------------------------
+
+    def add_team(self, name: str, actor: str = SYSTEM_ACTOR, now: Optional[datetime] = None) -> Team:
+        name = " ".join((name or "").split())[:100]
+        if not name:
+            raise ValueError("a team needs a name")
+        with self.engine.begin() as connection:
+            if connection.execute(sa.select(teams.c.id).where(teams.c.name == name)).first():
+                raise ValueError(f"a team named {name!r} exists already")
+            connection.execute(teams.insert().values(name=name))
+            self._audit(connection, "team_created", actor, None, now)
+        team = self.team_by_name(name)
+        assert team is not None
+        return team
+
+    def team_by_name(self, name: str) -> Optional[Team]:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(teams).where(teams.c.name == name)).first()
+        return Team(row.id, row.name) if row is not None else None
+
+    def teams(self) -> list[Team]:
+        with self.engine.connect() as connection:
+            return [Team(r.id, r.name) for r in connection.execute(sa.select(teams).order_by(teams.c.name))]
+
+    def default_team_id(self, environ: Mapping[str, str] = os.environ) -> Optional[int]:
+        """The team a new case goes to: the team named by CASE_DEFAULT_TEAM (created when
+        missing), else the only team when there is exactly one, else none (admins only)."""
+        name = " ".join((environ.get(DEFAULT_TEAM_ENV) or "").split())[:100]
+        if name:
+            team = self.team_by_name(name)
+            if team is None:
+                try:
+                    team = self.add_team(name)
+                except (ValueError, sa.exc.IntegrityError):  # created by another process meanwhile
+                    team = self.team_by_name(name)
+            return team.id if team is not None else None
+        with self.engine.connect() as connection:
+            ids = [r.id for r in connection.execute(sa.select(teams.c.id).limit(2))]
+        return ids[0] if len(ids) == 1 else None
+
+    def set_user_team(self, user_id: int, team_id: Optional[int], actor: str,
+                      now: Optional[datetime] = None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(console_users.update().where(console_users.c.id == user_id)
+                               .values(team_id=team_id))
+            self._audit(connection, "user_team_changed", actor, None, now)
+
     # --- console users -------------------------------------------------------------------------
 
     def add_user(self, email: str, display_name: str, password_hash: str, role: str = "professional",
-                 actor: str = SYSTEM_ACTOR, now: Optional[datetime] = None) -> User:
+                 actor: str = SYSTEM_ACTOR, now: Optional[datetime] = None,
+                 team_id: Optional[int] = None) -> User:
         email = normalise_email(email)
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -525,7 +605,7 @@ class CaseStore:
             connection.execute(console_users.insert().values(
                 email=email, display_name=(display_name or email.split("@")[0])[:100],
                 password_hash=password_hash, role=role, active=True,
-                created_at=_to_db(now or utcnow()),
+                created_at=_to_db(now or utcnow()), team_id=team_id,
             ))
             self._audit(connection, "user_created", actor, None, now)
         user = self.user_by_email(email)

@@ -61,10 +61,12 @@ class RasaClient:
     def tracker(self, conversation_id: str) -> dict:
         return self._call("GET", self._url(conversation_id, "tracker"))
 
-    def conversation(self, conversation_id: str, since: Optional[datetime] = None) -> list[Line]:
-        """The parent's and bot's texts (nothing else), from `since` on when given."""
+    def conversation(self, conversation_id: str, since: Optional[datetime] = None,
+                     session_of: Optional[datetime] = None) -> list[Line]:
+        """The parent's and bot's texts (nothing else), from `since` on when given; with
+        `session_of`, never from a session before the one that was going on at that moment."""
         events = self.tracker(conversation_id).get("events") or []
-        return lines_of(events, since)
+        return lines_of(events, since, session_of)
 
     def append(self, conversation_id: str, events: list[dict]) -> None:
         """Append events and deliver bot messages through the parent's latest channel."""
@@ -101,8 +103,28 @@ def bot_event(text: str) -> dict:
             "metadata": {"opvoedmaatje_professional": True}}
 
 
-def lines_of(events: list[dict], since: Optional[datetime] = None) -> list[Line]:
+def session_events(events: list[dict], at: datetime) -> list[dict]:
+    """The events from the last ``session_started`` at or before `at` on (the session going on
+    at that moment, and what came after it); all of them when no session started before."""
+    moment = at.timestamp()
+    start = 0
+    for index, event in enumerate(events):
+        if not isinstance(event, dict) or event.get("event") != "session_started":
+            continue
+        stamp = event.get("timestamp")
+        if isinstance(stamp, (int, float)) and stamp <= moment:
+            start = index
+    return events[start:]
+
+
+def lines_of(events: list[dict], since: Optional[datetime] = None,
+             session_of: Optional[datetime] = None) -> list[Line]:
+    """The texts of `events`, from `since` on, and only of the session going on at `session_of`
+    (and later) when given: the console shows the session that led to the hand-off, never an
+    earlier one."""
     threshold = since.timestamp() if since is not None else None
+    if session_of is not None:
+        events = session_events(events, session_of)
     lines = []
     for event in events:
         if not isinstance(event, dict) or event.get("event") not in ("user", "bot"):

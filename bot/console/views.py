@@ -246,6 +246,7 @@ ACTION_LABELS = {
     "user_deactivated": "gebruiker uitgezet", "user_activated": "gebruiker aangezet",
     "password_changed": "wachtwoord gewijzigd", "login": "ingelogd",
     "login_failed": "inloggen mislukt", "logout": "uitgelogd",
+    "team_created": "team aangemaakt", "user_team_changed": "team van gebruiker gewijzigd",
 }
 
 
@@ -307,9 +308,13 @@ def _safe_next(target: Optional[str]) -> str:
 
 
 def _case_or_404(case_id: str) -> Any:
+    """The case, when the logged-in user may see it: 404 when there is none, 403 when it is
+    another team's (or has no team and the user is no admin)."""
     case = store().get(case_id)
     if case is None:
         abort(404)
+    if not _me().may_see(case):
+        abort(403)
     return case
 
 
@@ -370,7 +375,7 @@ def logout() -> Any:
 @blueprint.route("/", methods=["GET"], strict_slashes=False)  # /console too, no redirect first
 def cases() -> Any:
     _maybe_purge()
-    active = store().list_cases(("open", "claimed"))
+    active = store().list_cases(("open", "claimed"), for_user=_me())
     return render_template(
         "console/cases.html",
         open_cases=[c for c in active if c.status == "open"],
@@ -385,8 +390,10 @@ def case(case_id: str) -> Any:
     lines, unavailable = [], False
     try:
         # without consent for their words: only what the parent wrote after the hand-off
+        # with consent: the session that led to the hand-off, never an earlier one
         lines = rasa().conversation(found.conversation_id,
-                                    since=None if found.words_consent else found.created_at)
+                                    since=None if found.words_consent else found.created_at,
+                                    session_of=found.created_at)
     except RasaUnavailable:
         unavailable = True
     mine = found.status == "claimed" and found.assigned_to == current_user.id
@@ -501,15 +508,53 @@ def users() -> Any:
             problem = "Vul een naam in. De ouder ziet deze naam."
         if problem:
             flash(problem, "error")
-            return render_template("console/users.html", users=store().users(), roles=ROLES), 400
+            return _users_page(400)
         try:
             store().add_user(email, name, hash_password(new_password), role, actor=current_user.email)
         except ValueError:
             flash("Er is al een gebruiker met dit e-mailadres.", "error")
-            return render_template("console/users.html", users=store().users(), roles=ROLES), 400
+            return _users_page(400)
         flash(f"Gebruiker {email} is aangemaakt.", "info")
         return redirect(url_for("console.users"))
-    return render_template("console/users.html", users=store().users(), roles=ROLES)
+    return _users_page()
+
+
+def _users_page(status: int = 200) -> Any:
+    all_teams = store().teams()
+    return render_template("console/users.html", users=store().users(), roles=ROLES,
+                           teams=all_teams, team_names={t.id: t.name for t in all_teams}), status
+
+
+@blueprint.route("/teams", methods=["POST"])
+@admin_required
+def create_team() -> Any:
+    name = " ".join((request.form.get("name") or "").split())
+    if not name or len(name) > 100:
+        flash("Vul een naam voor het team in (hoogstens 100 tekens).", "error")
+        return _users_page(400)
+    try:
+        store().add_team(name, actor=current_user.email)
+    except ValueError:
+        flash("Er is al een team met deze naam.", "error")
+        return _users_page(400)
+    flash(f"Team {name} is aangemaakt.", "info")
+    return redirect(url_for("console.users"))
+
+
+@blueprint.route("/users/<int:user_id>/team", methods=["POST"])
+@admin_required
+def user_team(user_id: int) -> Any:
+    if store().user(user_id) is None:
+        abort(404)
+    raw = (request.form.get("team_id") or "").strip()
+    team_id: Optional[int] = None
+    if raw:
+        if not raw.isdigit() or int(raw) not in {t.id for t in store().teams()}:
+            abort(400)
+        team_id = int(raw)
+    store().set_user_team(user_id, team_id, current_user.email)
+    flash("Het team is gewijzigd.", "info")
+    return redirect(url_for("console.users"))
 
 
 @blueprint.route("/users/<int:user_id>/active", methods=["POST"])
