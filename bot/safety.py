@@ -105,12 +105,11 @@ def assess(evidence: Evidence, crisis_threshold: float = 0.65, ask_threshold: fl
     """The verdict on one message, in its conversation. Never raises on odd input."""
     text = evidence.text if isinstance(evidence.text, str) else ""
     mass, situation = crisis_mass(evidence.ranking)
-    about = talks_about_danger(text)
 
     def weighed(named: str, source: str) -> Optional[Verdict]:
         # danger words in a question about prevention, the media or the past: the classifier,
         # which reads the whole message, decides whether it is a crisis now (or worth asking)
-        if not about or mass >= crisis_threshold:
+        if mass >= crisis_threshold or not talks_about_danger(text):
             return Verdict(CRISIS, named, source)
         return Verdict(ASK, named, source) if mass >= ask_threshold else None
 
