@@ -10,12 +10,16 @@ nothing of the conversation is written back.
 The reply carries the flag ``opvoedmaatje_erased`` (domain.yml): on socket.io as a separate
 ``bot_uttered`` event ``{"opvoedmaatje_erased": true}`` after the text (so the web page clears its
 own copy), on every channel in the bot message's metadata.
+
+What else a process holds of a conversation registers with ``on_erasure`` and is told to forget it
+(the WhatsApp channel's number book: the reply has gone out by then, Rasa saves after the replies).
 """
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable, Optional
+import weakref
+from typing import Any, Callable, Iterable, List, Optional
 
 from rasa.shared.core.events import ActionExecuted, UserUttered
 
@@ -23,6 +27,29 @@ logger = logging.getLogger(__name__)
 
 ERASE_ACTION = "utter_delete_data"
 ERASED_FLAG = "opvoedmaatje_erased"
+_forgetters: List["weakref.WeakMethod[Callable[[str], None]]"] = []
+
+
+def on_erasure(forget: Callable[[str], None]) -> None:
+    """Register a bound method that forgets a conversation (called with its sender id when it is
+    erased); held weakly, so a channel that goes away is not kept alive."""
+    _forgetters.append(weakref.WeakMethod(forget))
+
+
+def forget_everywhere(sender_id: str) -> int:
+    """Tell every registered holder to forget the conversation; how many did. Never raises."""
+    told = 0
+    for reference in list(_forgetters):
+        forget = reference()
+        if forget is None:
+            _forgetters.remove(reference)
+            continue
+        try:
+            forget(sender_id)
+            told += 1
+        except Exception as error:  # noqa: BLE001 - one holder failing must not stop the erasure
+            logger.error("erasure: a holder could not forget a conversation (%s)", type(error).__name__)
+    return told
 
 
 def erasure_requested(events: Iterable[Any]) -> bool:

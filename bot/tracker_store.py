@@ -35,7 +35,7 @@ import sqlalchemy.exc
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.erasure import CaseEraser, erasure_requested
+from bot.erasure import CaseEraser, erasure_requested, forget_everywhere
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +145,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         later save. Logs counts only. True when both were deleted."""
         events_erased = cases_erased = True
         events = cases = 0
+        forget_everywhere(sender_id)  # in this process: the WhatsApp number book
         try:
             events = await self._with_retries("erasing a conversation", lambda: self._delete_events(sender_id))
             self._events_to_erase.pop(sender_id, None)

@@ -284,3 +284,38 @@ def test_the_rasa_server_never_migrates_the_case_store(tmp_path) -> None:  # typ
     assert not sa.inspect(sa.create_engine(url)).has_table("cases")
     CaseStore.from_url(url).create_case(conversation_id="ouder", severity="normaal")
     assert eraser.erase("ouder") == 1
+
+
+def test_erasure_forgets_the_whatsapp_number_too(stores) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: the WhatsApp channel's number book of this process forgets the erased conversation
+    (the reply has gone out by then), and no other."""
+    from bot.channels import whatsapp as wa
+    from bot.channels.pseudonym import NumberBook
+
+    config = wa.WhatsAppConfig(app_secret="app-secret-for-the-test", verify_token="verify-token-for-the-test",
+                               access_token="access-token-for-the-test", phone_number_id="1",
+                               api_base="http://127.0.0.1:9/v21.0")
+    channel = wa.WhatsAppInput(config, state=wa.ChannelState(config=config, book=NumberBook(),
+                                                             client=wa.GraphClient(config)))
+    sender, other = f"wa-{uuid.uuid4().hex[:8]}", f"wa-{uuid.uuid4().hex[:8]}"
+    channel.state.book.remember(sender, "31612345678")
+    channel.state.book.remember(other, "31687654321")
+
+    async def scenario() -> None:
+        await turn(stores["failsafe"], sender, "hallo", "greet", ["utter_greet"])
+        await turn(stores["failsafe"], sender, "wis mijn gegevens", "delete_data", [ERASE_ACTION, "action_restart"])
+
+    asyncio.run(scenario())
+    assert channel.state.book.lookup(sender) is None
+    assert channel.state.book.lookup(other) is not None
+
+
+def test_erasure_forgets_the_twilio_number_too() -> None:
+    from bot.channels.twilio import SignedTwilioInput
+    from bot.erasure import forget_everywhere
+
+    channel = SignedTwilioInput("AC" + "0" * 32, "twilio-auth-token-for-the-test", "whatsapp:+14155238886")
+    channel.book.remember("tw-erased", "+31612345678")
+    channel.book.remember("tw-kept", "+31687654321")
+    assert forget_everywhere("tw-erased") >= 1
+    assert channel.book.lookup("tw-erased") is None and channel.book.lookup("tw-kept") is not None

@@ -34,7 +34,7 @@ from sanic.response import HTTPResponse
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from bot import ratelimit
+from bot import erasure, ratelimit
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 from bot.channels.pseudonym import NumberBook, Pseudonymizer, RecentIds, default_pseudonymizer
 
@@ -147,6 +147,7 @@ class SignedTwilioInput(TwilioInput):
         self.webhook_url = webhook_url
         self._pseudonymizer = pseudonymizer
         self.book = book or NumberBook()
+        erasure.on_erasure(self.book.forget)  # "wis mijn gegevens" forgets the number too
         self.recent = RecentIds(10_000)
 
     @property

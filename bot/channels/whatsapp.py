@@ -51,7 +51,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import ratelimit
+from bot import erasure, ratelimit
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 from bot.channels.pseudonym import Contact, NumberBook, Pseudonymizer, default_pseudonymizer
 
@@ -679,6 +679,7 @@ class WhatsAppInput(InputChannel):
                                            client=GraphClient(config))
         self._tasks: Set[asyncio.Task] = set()
         self._locks = _SenderLocks()
+        erasure.on_erasure(self.state.book.forget)  # "wis mijn gegevens" forgets the number too
 
     @property
     def pseudonymizer(self) -> Pseudonymizer:
