@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.safety import CRISIS_PREFIX
+from bot.safety import CRISIS_PREFIX, SAFETY_CHECK
 
 WRITTEN_FOR = "3.6.21"
 # the safety question about a crisis, and the parent's right to have the conversation erased
-ANSWERED_WHILE_PAUSED = ("safety_check", "delete_data")
+ANSWERED_WHILE_PAUSED = (SAFETY_CHECK, "delete_data")
 _INSTALLED = False
 
 

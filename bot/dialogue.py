@@ -17,6 +17,7 @@ from bot import replies, situations
 from bot.age import parse_age
 from bot.phases import phase_for_months
 from bot.replies import Reply
+from bot.safety import SAFETY_INTENTS, situation_of_intent
 from bot.triage import assess
 
 TOPIC_PREFIX = "topic_"
@@ -63,7 +64,6 @@ class Outcome:
     replies: List[Reply] = field(default_factory=list)
 
 
-SAFETY_INTENTS = ("safety_check", "safety_no")  # set by the crisis detector (bot/safety.py)
 
 
 def answerable_intent(ranking: Sequence[Mapping[str, Any]]) -> Optional[str]:
@@ -71,7 +71,7 @@ def answerable_intent(ranking: Sequence[Mapping[str, Any]]) -> Optional[str]:
     concern behind a safety question)."""
     for item in ranking:
         name = item.get("name") or ""
-        if not name.startswith("crisis_") and name not in SAFETY_INTENTS:
+        if situation_of_intent(name) is None and name not in SAFETY_INTENTS:
             return name
     return None
 

@@ -29,6 +29,8 @@ from bot.crisis import CrisisMatch, detect_crisis, is_benign_figure_of_speech, t
 from bot.situations import SITUATIONS
 
 CRISIS_PREFIX = "crisis_"
+SAFETY_CHECK, SAFETY_NO = "safety_check", "safety_no"  # the safety question, and its "nee"
+SAFETY_INTENTS = (SAFETY_CHECK, SAFETY_NO)
 CONTEXT_MESSAGES = 2  # earlier messages of the parent that are read with the new one
 SITUATION_ODDS = 2.0  # the classifier names the situation only when it is this much surer of its own
 

@@ -26,6 +26,7 @@ from bot import model_cache
 from bot.evaluation import crisis_blind, metrics
 from bot.evaluation import triage as triage_eval  # issue 8: triage on tests/data/triage_eval.yml
 from bot.settings import PROJECT_ROOT
+from bot.safety import situation_of_intent
 from bot.situations import SITUATIONS
 
 HELDOUT = PROJECT_ROOT / "tests" / "data" / "nlu_heldout.yml"
@@ -93,14 +94,14 @@ def answered_intent(parsed: Dict[str, Any]) -> str:
 
 def signal_intent(name: str) -> str:
     """crisis_<situation> -> crisis_<signal>: the held-out set labels crises by signal."""
-    signal = SITUATIONS.get(name[len("crisis_"):]) if name.startswith("crisis_") else None
+    signal = SITUATIONS.get(situation_of_intent(name) or "")
     return f"crisis_{signal}" if signal else name
 
 
 def score_redteam(parser: Parser, redteam: Dict[str, Any]) -> Dict[str, Any]:
     def crisis_signal(text: str) -> Optional[str]:
         name = (parser.parse(text).get("intent") or {}).get("name") or ""
-        return SITUATIONS.get(name[len("crisis_"):]) if name.startswith("crisis_") else None
+        return SITUATIONS.get(situation_of_intent(name) or "")
 
     found = right_signal = 0
     for item in redteam["crisis"]:

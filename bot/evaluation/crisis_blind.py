@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import yaml
 
 from bot import situations
+from bot.safety import SAFETY_CHECK, situation_of_intent
 from bot.settings import PROJECT_ROOT
 
 BLIND_DIR = PROJECT_ROOT / "tests" / "data" / "crisis_blind"
@@ -74,9 +75,9 @@ def names_a_right_number(expected: str, given: Optional[str]) -> bool:
 
 def outcome_of(parsed: Dict[str, Any]) -> Outcome:
     intent = (parsed.get("intent") or {}).get("name") or ""
-    if intent.startswith("crisis_") and intent[len("crisis_"):] in situations.SITUATIONS:
-        return Outcome(CRISIS, intent[len("crisis_"):])
-    if intent == "safety_check":
+    if situation_of_intent(intent):
+        return Outcome(CRISIS, situation_of_intent(intent))
+    if intent == SAFETY_CHECK:
         pending = next((e.get("value") for e in parsed.get("entities") or []
                         if e.get("entity") == "pending_situation"), None)
         return Outcome(ASK, pending if pending in situations.SITUATIONS else None)

@@ -34,8 +34,7 @@ from bot import safety
 
 logger = logging.getLogger(__name__)
 
-SAFETY_CHECK = "safety_check"
-SAFETY_NO = "safety_no"
+SAFETY_CHECK, SAFETY_NO = safety.SAFETY_CHECK, safety.SAFETY_NO
 PENDING_ENTITY = "pending_situation"
 SAFETY_QUESTION = "utter_safety_question"
 PAYLOAD_PREFIX = "/"
@@ -100,7 +99,7 @@ def _ranking(message: Message) -> List[Tuple[str, float]]:
 def _best_other(ranking: Iterable[Dict[Text, Any]]) -> Dict[Text, Any]:
     for candidate in ranking:
         name = str(candidate.get("name", ""))
-        if not name.startswith(safety.CRISIS_PREFIX) and name not in (SAFETY_CHECK, SAFETY_NO):
+        if not name.startswith(safety.CRISIS_PREFIX) and name not in safety.SAFETY_INTENTS:
             return {"name": name, "confidence": candidate.get("confidence", 0.0)}
     return {"name": "nlu_fallback", "confidence": 1.0}
 
