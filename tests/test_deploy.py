@@ -60,7 +60,7 @@ def test_compose_has_every_service_and_two_rasa_servers() -> None:
     for name in ("rasa-1", "rasa-2"):
         command = " ".join(services[name]["command"])
         assert "--endpoints endpoints.yml" in command and "--enable-api" in command
-        assert services[name]["env_file"] == ".env"
+        assert endpoint_vars() <= set(services[name]["environment"]), "Rasa needs every ${VAR} of endpoints.yml"
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in services["nginx"]["volumes"]
     assert services["web"]["command"][0] == "waitress-serve" and "0.0.0.0" in services["web"]["command"]
@@ -114,7 +114,7 @@ def test_k8s_deployments_replicas_and_services_match() -> None:
         assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
-        assert refs == {"opvoedmaatje-config", "opvoedmaatje-secrets"}, name
+        assert refs == {"opvoedmaatje-config"}, name  # secrets: by key only (test below)
     services = by_kind("Service")
     for name, service in services.items():
         matching = [d for d in deployments.values()
@@ -267,3 +267,176 @@ def test_the_rasa_containers_refuse_placeholder_secrets_before_they_start() -> N
     for command in [" ".join(compose["services"]["rasa-1"]["command"])] + k8s_args:
         assert command.index("python -m bot.settings check &&") < command.index("exec rasa run"), command
     assert "change-me" in env_example()["RASA_AUTH_TOKEN"], "the example is refused until filled in"
+
+
+# ---------------------------------------------------------------- issue 15: secrets per service, network
+
+
+# Every value a deployment must keep secret, and which service may have which (README
+# "Configuration", bot/settings.py SECRET_SETTINGS): a service that needs a new secret is added here.
+SECRET_NAMES = {
+    "RASA_AUTH_TOKEN", "REST_TOKEN", "SENDER_ID_SECRET", "SOCKETIO_SESSION_SECRET", "CASE_STORE_KEY",
+    "STATS_HASH_KEY", "WEB_SECRET_KEY", "CONSOLE_SECRET_KEY", "TRACKER_STORE_URL", "CASE_STORE_URL",
+    "REDIS_PASSWORD", "EVENT_BROKER_URL", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
+    "WHATSAPP_ACCESS_TOKEN", "TWILIO_AUTH_TOKEN", "NOTIFY_WEBHOOK_SECRET", "SMTP_PASSWORD",
+    "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "RABBITMQ_DEFAULT_PASS", "CONSOLE_ADMIN_PASSWORD",
+}
+OWN_SECRETS = {
+    # channels, tracker store, erasure of cases, WhatsApp reply numbers in the case store, statistics
+    "rasa": {"RASA_AUTH_TOKEN", "REST_TOKEN", "SENDER_ID_SECRET", "SOCKETIO_SESSION_SECRET", "TRACKER_STORE_URL",
+             "CASE_STORE_URL", "CASE_STORE_KEY", "REDIS_PASSWORD", "EVENT_BROKER_URL", "STATS_HASH_KEY",
+             "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_ACCESS_TOKEN", "TWILIO_AUTH_TOKEN",
+             "WHATSAPP_PHONE_NUMBER_ID"},  # not a secret, but kept with the account's in the k8s Secret
+    # the hand-off: cases, notifications, the limit on new cases
+    "actions": {"CASE_STORE_URL", "CASE_STORE_KEY", "REDIS_PASSWORD", "NOTIFY_WEBHOOK_SECRET", "SMTP_PASSWORD"},
+    # the console: the Rasa API, cases, its session key, the login throttle
+    "web": {"RASA_AUTH_TOKEN", "CASE_STORE_URL", "CASE_STORE_KEY", "WEB_SECRET_KEY", "REDIS_PASSWORD"},
+    "purge": {"TRACKER_STORE_URL", "CASE_STORE_URL"},
+}
+# channels and notifications that a municipality may leave off
+OPTIONAL = {"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID",
+            "TWILIO_AUTH_TOKEN", "NOTIFY_WEBHOOK_SECRET", "SMTP_PASSWORD"}
+NEVER = {  # what each service must not get, whatever else changes
+    "rasa": {"WEB_SECRET_KEY", "SMTP_PASSWORD", "NOTIFY_WEBHOOK_SECRET"},
+    "actions": {"RASA_AUTH_TOKEN", "REST_TOKEN", "SENDER_ID_SECRET", "WHATSAPP_ACCESS_TOKEN", "WEB_SECRET_KEY",
+                "TRACKER_STORE_URL", "EVENT_BROKER_URL"},
+    "web": {"REST_TOKEN", "SENDER_ID_SECRET", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN", "TRACKER_STORE_URL",
+            "EVENT_BROKER_URL", "SMTP_PASSWORD"},
+    "purge": {"RASA_AUTH_TOKEN", "CASE_STORE_KEY", "SENDER_ID_SECRET", "WEB_SECRET_KEY", "REDIS_PASSWORD"},
+}
+
+
+def _compose() -> Dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def _secret_names_of(environment: Dict[str, Any]) -> Set[str]:
+    from bot import settings
+
+    return set(environment) & (SECRET_NAMES | set(settings.SECRET_SETTINGS))
+
+
+def test_no_app_container_reads_the_whole_env_file() -> None:
+    compose = _compose()
+    for name in ("rasa-1", "rasa-2", "actions", "web", "purge"):
+        assert "env_file" not in compose["services"][name], f"{name} would get every secret of .env"
+    config = compose["x-config"]
+    assert not _secret_names_of(config), "x-config goes to every service: no secrets in it"
+    assert not any("${" + secret in str(value) for secret in SECRET_NAMES for value in config.values())
+
+
+@pytest.mark.parametrize("service,role", [("rasa-1", "rasa"), ("rasa-2", "rasa"), ("actions", "actions"),
+                                          ("web", "web"), ("purge", "purge")])
+def test_each_compose_service_gets_only_its_own_secrets(service: str, role: str) -> None:
+    environment = _compose()["services"][service]["environment"]
+    secrets = _secret_names_of(environment)
+    assert secrets <= OWN_SECRETS[role], f"{service} gets {sorted(secrets - OWN_SECRETS[role])}"
+    assert not secrets & NEVER[role]
+    must = OWN_SECRETS[role] - OPTIONAL
+    assert must <= secrets, f"{service} misses {sorted(must - secrets)}"
+    for key in secrets:  # from deploy/.env, never written into the compose file
+        assert str(environment[key]).startswith("${" + key), key
+
+
+def test_the_compose_secrets_are_in_the_env_example() -> None:
+    example = env_example()
+    wanted = set()
+    for service in _compose()["services"].values():
+        for value in (service.get("environment") or {}).values():
+            wanted |= set(re.findall(r"\$\{(\w+):\?", str(value)))  # required ones
+    assert wanted - set(example) == set(), "missing in deploy/env.example"
+    assert "change-me" in example["REST_TOKEN"]
+
+
+def _workloads() -> Dict[str, Dict[str, Any]]:
+    """The pod templates of the Deployments and the purge CronJob, by role."""
+    docs = k8s_docs()
+    pods = {}
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            pods[doc["metadata"]["name"].replace("opvoedmaatje-", "")] = doc["spec"]["template"]
+        elif doc["kind"] == "CronJob":
+            pods[doc["metadata"]["name"].replace("opvoedmaatje-", "")] = doc["spec"]["jobTemplate"]["spec"]["template"]
+    assert set(pods) == set(OWN_SECRETS), sorted(pods)
+    return pods
+
+
+@pytest.mark.parametrize("role", sorted(OWN_SECRETS))
+def test_each_k8s_workload_gets_only_its_own_secret_keys(role: str) -> None:
+    secret = load_all(K8S / "secret.example.yaml")[0]
+    pod = _workloads()[role]
+    for container in pod["spec"]["containers"]:
+        assert not any("secretRef" in ref for ref in container.get("envFrom", [])), "never the whole Secret"
+        refs = {}
+        for entry in container.get("env", []):
+            ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                assert ref["name"] == secret["metadata"]["name"] and ref["key"] == entry["name"], entry
+                assert ref["key"] in secret["stringData"], ref["key"]
+                refs[ref["key"]] = ref.get("optional", False)
+        assert set(refs) <= OWN_SECRETS[role] and not set(refs) & NEVER[role], sorted(refs)
+        required = {key for key, optional in refs.items() if not optional}
+        assert OWN_SECRETS[role] - set(refs) == set(), sorted(OWN_SECRETS[role] - set(refs))
+        assert {key for key, optional in refs.items() if optional} <= OPTIONAL
+        if role == "rasa":  # Rasa refuses to start without every ${VAR} of endpoints.yml
+            configured = set(by_kind("ConfigMap")["opvoedmaatje-config"]["data"]) | required
+            assert endpoint_vars() <= configured, sorted(endpoint_vars() - configured)
+    configmap = by_kind("ConfigMap")["opvoedmaatje-config"]["data"]
+    assert not _secret_names_of(configmap)
+
+
+def test_rest_is_token_protected_and_addresses_come_from_the_one_trusted_proxy() -> None:
+    compose_rasa = _compose()["services"]["rasa-1"]["environment"]
+    configmap = by_kind("ConfigMap")["opvoedmaatje-config"]["data"]
+    assert "REST_TOKEN" in compose_rasa
+    assert any(e["name"] == "REST_TOKEN" for e in _workloads()["rasa"]["spec"]["containers"][0]["env"])
+    assert configmap["RASA_TRUSTED_PROXIES"] == "1" and configmap["RATE_LIMIT_EXEMPT_ADDRESSES"] == ""
+    assert compose_rasa["RATE_LIMIT_EXEMPT_ADDRESSES"] == "" and "RASA_TRUSTED_PROXIES" in compose_rasa
+    assert env_example()["RASA_TRUSTED_PROXIES"] == "1"
+
+
+def _selects(selector: Dict[str, Any], labels: Dict[str, str]) -> bool:
+    return (selector.get("matchLabels") or {}).items() <= labels.items()
+
+
+def test_network_policies_keep_rasa_and_the_actions_off_the_public_network() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
+    assert "networkpolicy.yaml" in kustomization["resources"]
+    policies = by_kind("NetworkPolicy")
+    pods = {role: template["metadata"]["labels"] for role, template in _workloads().items()}
+    deny = [p for p in policies.values() if p["spec"]["podSelector"] == {} and not p["spec"].get("ingress")]
+    assert deny and "Ingress" in deny[0]["spec"]["policyTypes"], "everything closed unless opened"
+
+    def allowed_from(role: str) -> List[Dict[str, Any]]:
+        """The `from` peers (with ports) of every policy that selects this role's pods."""
+        peers = []
+        for policy in policies.values():
+            if policy["spec"]["podSelector"] and _selects(policy["spec"]["podSelector"], pods[role]):
+                assert "Ingress" in policy["spec"]["policyTypes"]
+                for rule in policy["spec"].get("ingress", []):
+                    assert rule.get("from"), f"{policy['metadata']['name']}: a rule without `from` opens to all"
+                    ports = {p["port"] for p in rule.get("ports", [])}
+                    peers.extend(dict(peer, ports=ports) for peer in rule["from"])
+        return peers
+
+    def pod_roles(peers: List[Dict[str, Any]]) -> Set[str]:
+        return {role for peer in peers if "podSelector" in peer and "namespaceSelector" not in peer
+                for role, labels in pods.items() if _selects(peer["podSelector"], labels)}
+
+    def namespaces(peers: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        return [peer["namespaceSelector"] for peer in peers if "namespaceSelector" in peer]
+
+    ingress_controller = {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
+    rasa = allowed_from("rasa")
+    assert rasa and all(peer["ports"] == {5005} for peer in rasa)
+    assert pod_roles(rasa) == {"web"} and namespaces(rasa) == [ingress_controller]
+    assert not any("ipBlock" in peer for peer in rasa)
+    actions = allowed_from("actions")
+    assert actions and pod_roles(actions) == {"rasa"} and not namespaces(actions)
+    assert all(peer["ports"] == {5055} for peer in actions) and not any("ipBlock" in p for p in actions)
+    web = allowed_from("web")
+    assert namespaces(web) == [ingress_controller] and not pod_roles(web)
+    assert not allowed_from("purge")
+    for policy in policies.values():  # every policy selects pods that exist
+        selector = policy["spec"]["podSelector"]
+        assert selector == {} or any(_selects(selector, labels) for labels in pods.values()), policy["metadata"]["name"]

@@ -4,14 +4,22 @@ Same path and reply format as Rasa's RestInput (``POST /webhooks/rest/webhook``)
 - a body that is not a JSON object, or lacks a string ``sender`` / ``message``: 400 with a
   JSON error;
 - a message longer than ``MAX_MESSAGE_CHARS``: a kind reply, the text is not processed;
-- more than ``RATE_LIMIT_PER_MINUTE`` messages per sender: 429 with a JSON error (bot/ratelimit.py);
+- more than ``RATE_LIMIT_PER_MINUTE`` messages per sender, or too many messages or new senders
+  from one client address (``RATE_LIMIT_PER_ADDRESS_PER_MINUTE``,
+  ``RATE_LIMIT_NEW_SENDERS_PER_ADDRESS_PER_HOUR``; the address from ``X-Forwarded-For`` only as
+  ``RASA_TRUSTED_PROXIES`` says): 429 with a JSON error and a kind Dutch text (bot/ratelimit.py);
+- with ``REST_TOKEN`` set (the deployment files set it), only requests with
+  ``Authorization: Bearer <REST_TOKEN>`` are served (401 otherwise); unset (``make run``): open;
+- client metadata: only the allow-list of bot/channels/metadata.py reaches the tracker;
 - a failure before any reply (e.g. Redis, the lock store, is down): 503 with a JSON error and a
   kind text; failures are logged without message text or sender id.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import os
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -23,6 +31,7 @@ from sanic.response import HTTPResponse
 
 from bot import ratelimit
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
+from bot.channels.metadata import allowed_metadata
 
 logger = logging.getLogger(__name__)
 MAX_SENDER_CHARS = 128
@@ -33,8 +42,20 @@ UNAVAILABLE = {
 }
 
 
+TOKEN_ENV = "REST_TOKEN"
+
+
 def _error(status: int, reason: str) -> HTTPResponse:
     return response.json({"error": reason}, status=status)
+
+
+def authorised(request: Request, token: str) -> bool:
+    """No token configured: open (``make run``, localhost). Else ``Authorization: Bearer <token>``."""
+    if not token:
+        return True
+    given = request.headers.get("authorization") or ""
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
 
 
 class SafeRestInput(RestInput):
@@ -57,9 +78,8 @@ class SafeRestInput(RestInput):
             return _error(400, f"'sender' must be a non-empty string of at most {MAX_SENDER_CHARS} characters.")
         if not isinstance(message, str):
             return _error(400, "'message' must be a string.")
-        metadata = body.get("metadata")
         return {"sender": sender, "message": message,
-                "metadata": metadata if isinstance(metadata, dict) else None}
+                "metadata": allowed_metadata(body.get("metadata")) or None}
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[None]]
@@ -70,12 +90,18 @@ class SafeRestInput(RestInput):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        token = os.environ.get(TOKEN_ENV, "")
+
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not authorised(request, token):
+                return response.json({"error": "This endpoint needs 'Authorization: Bearer <token>'."},
+                                     status=401, headers={"WWW-Authenticate": "Bearer"})
             parsed = self._parse(request)
             if isinstance(parsed, HTTPResponse):
                 return parsed
-            limited = await ratelimit.check(self.name(), parsed["sender"])
+            limited = await ratelimit.check_message(self.name(), parsed["sender"],
+                                                    ratelimit.request_address(request, ratelimit.proxy_trust()))
             if not limited.allowed:  # 429 with a JSON error (bot/ratelimit.py)
                 body, headers = ratelimit.refusal(limited)
                 return response.json(body, status=429, headers=headers)
