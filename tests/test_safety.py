@@ -36,6 +36,14 @@ def test_a_pattern_on_the_message_is_a_crisis_with_its_situation() -> None:
     assert (found.kind, found.situation, found.signal, found.source) == ("crisis", "medisch_baby", "medisch_acuut", "pattern")
 
 
+def test_the_classifier_names_the_situation_of_a_pattern_crisis_when_it_sees_a_crisis_too() -> None:
+    text = "mijn baby van 6 weken heeft 38,6 koorts"  # the pattern says medisch_baby
+    assert verdict(text, ranking(0.7, "suicidaal_ouder")).situation == "suicidaal_ouder"
+    assert verdict(text, ranking(0.45, "vergiftiging")).situation == "vergiftiging"
+    # a classifier that sees no crisis leaves the pattern's situation
+    assert verdict(text, ranking(0.1, "vergiftiging")).situation == "medisch_baby"
+
+
 def test_an_age_given_in_a_later_message_counts() -> None:
     assert verdict("mijn baby heeft koorts, 38,5", TOPIC).kind == "none"
     later = verdict("ze is 6 weken", [("inform_age", 0.9)], earlier=["mijn baby heeft koorts, 38,5"])

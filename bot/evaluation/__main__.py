@@ -175,8 +175,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     reused: List[str] = []
     triage_items = triage_eval.load() if triage_eval.TRIAGE_SET.is_file() else []
     triage_predictions: List[triage_eval.Prediction] = []
-    blind_crises, blind_near = crisis_blind.load() if crisis_blind.BLIND_DIR.is_dir() else ([], [])
-    blind_outcomes: Optional[tuple] = None
+    crisis_sets = {d: crisis_blind.load(d) for d in (crisis_blind.BLIND_DIR, crisis_blind.REVIEW_DIR) if d.is_dir()}
+    crisis_outcomes: Dict[Path, tuple] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, config in configs.items():
             kept = model_cache.lookup(name, config) if name != "opvoedmaatje" else None
@@ -191,17 +191,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                 redteam = score_redteam(parser, redteam_data)
             if name == "opvoedmaatje" and triage_items:
                 triage_predictions = triage_eval.run(triage_items, parser.parse)
-            if name == "opvoedmaatje" and blind_crises:
+            if name == "opvoedmaatje":
                 parse = crisis_blind.parser_with_conversation(parser.agent, parser.loop)
-                blind_outcomes = crisis_blind.run(blind_crises, blind_near, parse)
+                crisis_outcomes = {d: crisis_blind.run(*sets, parse) for d, sets in crisis_sets.items()}
     text = report(results, redteam, timings, reused)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"nlu-eval-{dt.date.today().isoformat()}"
     text += _triage_and_plots(results, triage_items, triage_predictions, args.out, stem)
-    if blind_outcomes is not None:
-        outcomes, near_outcomes = blind_outcomes
-        scores = crisis_blind.score(blind_crises, outcomes, blind_near, near_outcomes)
-        text += crisis_blind.markdown(scores, blind_crises, outcomes, blind_near, near_outcomes)
+    for directory, (outcomes, near_outcomes) in crisis_outcomes.items():
+        crises, near = crisis_sets[directory]
+        scores = crisis_blind.score(crises, outcomes, near, near_outcomes)
+        about = crisis_blind.BLIND_ABOUT if directory == crisis_blind.BLIND_DIR else crisis_blind.REVIEW_ABOUT
+        text += crisis_blind.markdown(scores, crises, outcomes, near, near_outcomes, directory, about)
     path = args.out / f"{stem}.md"
     path.write_text(text, encoding="utf-8")
     print(text)
