@@ -13,11 +13,12 @@ own copy), on every channel in the bot message's metadata.
 
 What else a process holds of a conversation registers with ``on_erasure`` and is told to forget it
 (the WhatsApp channel's number book: the reply has gone out by then, Rasa saves after the replies).
+The number a case keeps to answer the parent in the conversation (``cases.reply_number``) goes
+with the case.
 """
 from __future__ import annotations
 
 import logging
-import threading
 import weakref
 from typing import Any, Callable, Iterable, List, Optional
 
@@ -65,30 +66,21 @@ def erasure_requested(events: Iterable[Any]) -> bool:
 class CaseEraser:
     """Deletes the cases of a conversation in the case store of CASE_STORE_URL (opened when first
     needed, in the process that erases: the Rasa server). It never migrates the schema (the
-    other processes do); a case store without its tables holds no case."""
+    other processes do); a case store without its tables holds no case. What is left of the
+    cases' audit rows is one row ``erased`` per case (``CaseStore.delete_for_conversation``)."""
 
     def __init__(self, store: Any = None, url: Optional[str] = None) -> None:
-        self._store = store
-        self._url = url
-        self._lock = threading.Lock()
-        self._has_table = store is not None
+        from bot.cases.store import StoreWhenNeeded
+
+        self._cases = StoreWhenNeeded(store, url)
 
     @property
     def store(self) -> Any:
-        with self._lock:
-            if self._store is None:
-                from bot.cases import CaseStore, store_url
-
-                self._store = CaseStore.from_url(self._url or store_url(), migrate=False)
-            return self._store
+        return self._cases.store
 
     def erase(self, conversation_id: str) -> int:
-        """Delete every case of the conversation (audit: 'deleted' by 'parent'); the count."""
-        store = self.store
-        if not self._has_table:
-            import sqlalchemy as sa
-
-            if not sa.inspect(store.engine).has_table("cases"):
-                return 0
-            self._has_table = True
-        return int(store.delete_for_conversation(conversation_id, actor="parent"))
+        """Delete every case of the conversation, with its contact details, reply number and
+        delivery records; the count."""
+        if not self._cases.ready():
+            return 0
+        return int(self.store.delete_for_conversation(conversation_id, actor="parent"))

@@ -6,7 +6,9 @@ deploy/k8s/purge.yaml) deletes
 1. from the tracker store (``TRACKER_STORE_URL``, Rasa's table ``events``): every conversation
    whose newest stored event is older than the retention period, all its rows;
 2. from the case store (``CASE_STORE_URL``): the expired cases (``CaseStore.purge_expired``:
-   closed cases counted from closing, the others from creation).
+   closed cases counted from closing, the others from creation), and every contact detail or
+   reply number a closed case still holds (``CaseStore.clear_closed_contacts``; closing clears
+   them already, this catches a case closed by other means).
 
 The retention period is ``bot.cases.retention_days()``: ``CASE_RETENTION_DAYS``, else the
 catalogue's ``municipality.retention_days``, else 90 days. It logs counts only, never a sender id,
@@ -39,6 +41,7 @@ class PurgeResult:
     conversations: int
     events: int
     cases: int
+    contacts: int = 0  # closed cases whose contact details or reply number were deleted
 
 
 def _url(url: str) -> str:
@@ -108,9 +111,11 @@ def purge(
         engine.dispose()
     store = case_store if case_store is not None else CaseStore.from_url(store_url(environ))
     cases = store.purge_expired(now=now, days=days)
-    result = PurgeResult(days=days, conversations=conversations, events=rows, cases=cases)
-    logger.info("retention (%d days): deleted %d conversation(s) (%d stored events) and %d case(s)",
-                result.days, result.conversations, result.events, result.cases)
+    contacts = store.clear_closed_contacts()
+    result = PurgeResult(days=days, conversations=conversations, events=rows, cases=cases, contacts=contacts)
+    logger.info("retention (%d days): deleted %d conversation(s) (%d stored events) and %d case(s); "
+                "contact details of %d closed case(s)", result.days, result.conversations, result.events,
+                result.cases, result.contacts)
     return result
 
 

@@ -5,12 +5,18 @@ bearer token (401, OAuthException code 190), the phone number id in the path (40
 message object's shape and Meta's limits (400, code 100), and answers a sent message with a
 ``wamid``. It records what it accepted (``sent``) and refused (``rejected``), and can be told to
 fail the next requests (``fail_next``: 5xx / 429 with Retry-After) to test retries.
+
+Like Meta it keeps the 24-hour customer-service window: once told when a number last wrote
+(``parent_wrote``, what Meta learns from the parent's messages), it refuses any message but a
+template to that number more than 24 hours later with 400, code 131047 ("Re-engagement
+message"). Numbers it was never told about are not checked.
 """
 from __future__ import annotations
 
 import asyncio
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
@@ -18,6 +24,7 @@ from typing import Any, Dict, List, Optional
 from aiohttp import web
 
 _DIGITS = re.compile(r"^\d{6,15}$")
+WINDOW_SECONDS = 24 * 3600
 
 
 def shape_problems(body: Any) -> List[str]:
@@ -132,6 +139,7 @@ class GraphStandIn:
     sent: List[Dict[str, Any]] = field(default_factory=list)
     rejected: List[Dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
+    last_inbound: Dict[str, float] = field(default_factory=dict)  # number -> when it last wrote
     _failures: List[Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -149,7 +157,18 @@ class GraphStandIn:
             self.sent.clear()
             self.rejected.clear()
             self._failures.clear()
+            self.last_inbound.clear()
             self.attempts = 0
+
+    def parent_wrote(self, number: str, at: Optional[float] = None) -> None:
+        """What Meta knows from the parent's messages: when `number` last wrote (now by default)."""
+        with self._lock:
+            self.last_inbound[number] = time.time() if at is None else float(at)
+
+    def _outside_window(self, body: Dict[str, Any]) -> bool:
+        with self._lock:
+            last = self.last_inbound.get(body.get("to"))
+        return body.get("type") != "template" and last is not None and time.time() - last > WINDOW_SECONDS
 
     def to(self, number: str) -> List[Dict[str, Any]]:
         with self._lock:
@@ -177,6 +196,13 @@ class GraphStandIn:
         except ValueError:
             return web.json_response({"error": {"message": "Invalid JSON", "code": 100}}, status=400)
         problems = shape_problems(body)
+        if not problems and self._outside_window(body):
+            with self._lock:
+                self.rejected.append({"body": body, "problems": ["outside the 24-hour window"]})
+            return web.json_response({"error": {
+                "message": "(#131047) Re-engagement message", "type": "OAuthException", "code": 131047,
+                "error_data": {"details": "Message failed to send because more than 24 hours have passed "
+                                          "since the customer last replied to this number."}}}, status=400)
         with self._lock:
             (self.rejected if problems else self.sent).append(body if not problems else {"body": body, "problems": problems})
         if problems:

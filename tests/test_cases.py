@@ -10,6 +10,7 @@ from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from bot.cases import CaseStore, ClaimConflict, CaseError, retention_days, store_url
 from bot.cases import __main__ as cases_cli
@@ -485,3 +486,126 @@ def test_closing_a_case_deletes_its_contact_details_at_once(store: CaseStore) ->
     assert rows[case.id] is None and rows[other.id] is not None
     closed = store.get(case.id)
     assert closed.status == "closed" and closed.contact_detail is None and closed.contact_preference == "phone"
+
+
+# --- answering in the conversation, delivery, erasure (issue 14, items 1 and 5) -------------------
+
+WA_NUMBER = "31612345678"
+
+
+def _sql(store: CaseStore, query: str, **params) -> list:
+    with store.engine.connect() as connection:
+        return [tuple(r) for r in connection.execute(sa.text(query), params)]
+
+
+def test_migration_0006_down_and_up(store: CaseStore) -> None:
+    case = _case(store, channel="whatsapp")
+    store.keep_reply_number(case.conversation_id, WA_NUMBER, T0)
+    store.start_delivery(case.id, now=T0)
+    store.delete_for_conversation("conv-none")  # nothing: no 'erased' row
+    store.downgrade("0005")
+    inspector = sa.inspect(store.engine)
+    assert "case_deliveries" not in inspector.get_table_names()
+    assert not {"reply_number", "last_inbound_at"} & {c["name"] for c in inspector.get_columns("cases")}
+    store.migrate()
+    assert store.current_revision() == HEAD
+    assert store.reply_route(case.conversation_id) is None and store.deliveries(case.id) == []
+
+
+def test_the_reply_number_is_kept_encrypted_only_for_an_active_case_answered_in_the_conversation(
+        store: CaseStore) -> None:
+    chat = _case(store, channel="whatsapp", conversation_id="wa-chat")
+    phone = _case(store, channel="whatsapp", conversation_id="wa-phone", contact_preference="phone",
+                  contact_detail="+31687654321")
+    assert store.keep_reply_number("wa-chat", WA_NUMBER, T0) is True
+    assert store.keep_reply_number("wa-phone", WA_NUMBER, T0) is False  # the parent chose to be phoned
+    assert store.keep_reply_number("wa-no-case", WA_NUMBER, T0) is False  # no hand-off, no consent
+    stored = dict(_sql(store, "SELECT id, reply_number FROM cases"))
+    assert stored[phone.id] is None and set(stored) == {chat.id, phone.id}
+    assert stored[chat.id].startswith("gAAAAA") and "612345678" not in stored[chat.id]
+    route = store.reply_route("wa-chat")
+    assert route.number == WA_NUMBER and route.last_inbound == T0
+    assert WA_NUMBER not in repr(route)
+    # unreadable without the key
+    other_key = CaseStore(store.engine, ContactCipher([Fernet.generate_key()]))
+    assert other_key.reply_route("wa-chat") is None
+    # a later message moves the time of the window
+    store.keep_reply_number("wa-chat", WA_NUMBER, T0 + timedelta(hours=3))
+    assert store.reply_route("wa-chat").last_inbound == T0 + timedelta(hours=3)
+
+
+def test_closing_and_the_purge_delete_the_reply_number(store: CaseStore) -> None:
+    case = _case(store, channel="whatsapp", conversation_id="wa-close")
+    store.keep_reply_number("wa-close", WA_NUMBER, T0)
+    store.close(case.id, _admin(store))
+    assert _sql(store, "SELECT reply_number, last_inbound_at FROM cases WHERE id = :i", i=case.id) == [(None, None)]
+    assert store.reply_route("wa-close") is None
+    # a case closed by other means (an older version, by hand): the purge deletes what it holds
+    left = _case(store, channel="whatsapp", conversation_id="wa-left", contact_detail="+31687654321",
+                 contact_preference="whatsapp")
+    store.keep_reply_number("wa-left", WA_NUMBER, T0)
+    with store.engine.begin() as connection:
+        connection.execute(cases.update().where(cases.c.id == left.id).values(status="closed"))
+    assert store.clear_closed_contacts() == 1
+    assert _sql(store, "SELECT contact_detail, reply_number, last_inbound_at FROM cases WHERE id = :i",
+                i=left.id) == [(None, None, None)]
+    assert store.clear_closed_contacts() == 0
+
+
+def test_a_delivery_is_settled_once_with_its_reason(store: CaseStore) -> None:
+    case = _case(store, channel="whatsapp")
+    first = store.start_delivery(case.id, now=T0)
+    assert first.status == "pending" and not first.delivered
+    assert store.settle_delivery(first.id, False, "window", 131047, now=T0) is True
+    assert store.settle_delivery(first.id, True) is False  # settled already: stays as it is
+    second = store.start_delivery(case.id, now=T0 + timedelta(minutes=1))
+    assert store.settle_delivery(second.id, True) is True
+    assert [(d.status, d.reason, d.code) for d in store.deliveries(case.id)] == [
+        ("delivered", None, None), ("not_delivered", "window", 131047)]
+    with pytest.raises(ValueError):
+        store.settle_delivery(store.start_delivery(case.id).id, False, "no idea")
+    with pytest.raises(sa.exc.IntegrityError):  # the database refuses an unknown reason too
+        with store.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE case_deliveries SET reason = 'x' WHERE id = :i"), {"i": first.id})
+
+
+def test_erasure_reduces_the_audit_rows_of_the_conversation_to_erased(store: CaseStore) -> None:
+    """Leftover of issue 14, item 1: after "wis mijn gegevens" no row of the cases is left, their
+    deliveries neither, and their audit rows are one row 'erased' each: no case id, no
+    professional (checked with SQL)."""
+    sanne = _admin(store)
+    erased = _case(store, channel="whatsapp", conversation_id="wa-erase", contact_detail="+31687654321",
+                   contact_preference="whatsapp")
+    store.keep_reply_number("wa-erase", WA_NUMBER, T0)
+    store.audit("viewed", sanne.email, erased.id)
+    store.claim(erased.id, sanne)
+    store.audit("replied", sanne.email, erased.id)
+    store.settle_delivery(store.start_delivery(erased.id).id, True)
+    kept = _case(store, conversation_id="wa-keep")
+    store.audit("viewed", sanne.email, kept.id)
+    kept_rows = _sql(store, "SELECT id, actor, action, case_id FROM case_audit WHERE case_id = :c ORDER BY id",
+                     c=kept.id)
+
+    assert store.delete_for_conversation("wa-erase", actor="parent") == 1
+    assert _sql(store, "SELECT COUNT(*) FROM cases WHERE conversation_id = 'wa-erase'") == [(0,)]
+    assert _sql(store, "SELECT COUNT(*) FROM case_deliveries WHERE case_id = :c", c=erased.id) == [(0,)]
+    assert _sql(store, "SELECT COUNT(*) FROM case_audit WHERE case_id = :c", c=erased.id) == [(0,)]
+    assert _sql(store, "SELECT actor, action, case_id FROM case_audit WHERE action = 'erased'") == [
+        ("parent", "erased", None)]
+    assert _sql(store, "SELECT COUNT(*) FROM case_audit WHERE actor = :a AND case_id IS NULL",
+                a=sanne.email) == [(0,)]
+    assert _sql(store, "SELECT id, actor, action, case_id FROM case_audit WHERE case_id = :c ORDER BY id",
+                c=kept.id) == kept_rows  # nothing of another conversation
+    assert store.delete_for_conversation("wa-erase") == 0
+
+
+def test_the_purge_deletes_what_a_closed_case_still_holds(store: CaseStore, tmp_path: Path) -> None:
+    from bot import purge
+
+    left = _case(store, channel="whatsapp", conversation_id="wa-purge")
+    store.keep_reply_number("wa-purge", WA_NUMBER, T0)
+    with store.engine.begin() as connection:  # closed by other means than CaseStore.close
+        connection.execute(cases.update().where(cases.c.id == left.id).values(status="closed", closed_at=T0))
+    result = purge.purge(now=T0, days=90, tracker_url=f"sqlite:///{tmp_path / 'trackers.db'}", case_store=store)
+    assert (result.cases, result.contacts) == (0, 1)
+    assert _sql(store, "SELECT reply_number, last_inbound_at FROM cases WHERE id = :i", i=left.id) == [(None, None)]

@@ -525,3 +525,25 @@ def test_a_detail_slot_from_before_the_change_still_reaches_the_case(store: Case
     given = handoff.request_from_slots("c-new", {CONSENT_SLOT: True, PREFERENCE_SLOT: "email",
                                                  DETAIL_SLOT: "gegeven"})
     assert handoff.open_case(store, given).contact_detail is None  # "gegeven" is no address
+
+
+# --- answering in the conversation (issue 14, item 5) ----------------------------------------------
+
+@pytest.mark.parametrize("preference,detail,kept", [
+    ("whatsapp", None, True),            # on WhatsApp itself: answered in this conversation ("chat")
+    ("chat", None, True),
+    ("phone", "06 1234 5678", False),    # the parent wants a call: the WhatsApp number is not kept
+    ("email", "ouder@example.nl", False),
+])
+def test_the_number_is_kept_only_when_the_parent_chose_to_be_answered_in_the_conversation(
+        store: CaseStore, preference: str, detail: Any, kept: bool) -> None:
+    case = handoff.open_case(store, HandoffRequest("wa-kept", channel="whatsapp", contact_preference=preference,
+                                                   contact_detail=detail))
+    assert store.keep_reply_number(case.conversation_id, "31612345678") is kept
+    assert (store.reply_route(case.conversation_id) is not None) is kept
+
+
+def test_without_consent_there_is_no_case_so_no_number_is_kept(store: CaseStore) -> None:
+    assert handoff.request_from_slots("wa-refused", {CONSENT_SLOT: False}, "whatsapp") is None
+    assert store.keep_reply_number("wa-refused", "31612345678") is False
+    assert store.reply_route("wa-refused") is None

@@ -21,7 +21,7 @@ from bot import settings
 from bot.cases import retention_days
 from bot.cases import store as case_store
 from bot.cases.crypto import KEY_ENV
-from bot.cases.schema import case_audit, cases, console_users, teams
+from bot.cases.schema import case_audit, case_deliveries, cases, console_users, teams
 from bot.channels import pseudonym
 
 ROOT = settings.PROJECT_ROOT
@@ -52,6 +52,17 @@ CASE_FIELDS: Dict[str, str] = {
     "situation": "crisissituatie",
     "alerted_at": "tijdstip crisismelding",
     "team_id": "team van de aanvraag",
+    "reply_number": "whatsapp-nummer voor het antwoord",
+    "last_inbound_at": "tijdstip laatste bericht van de ouder",
+}
+DELIVERY_FIELDS: Dict[str, str] = {
+    "id": "kenmerk van het bericht",
+    "case_id": "kenmerk van de aanvraag",
+    "created_at": "tijdstip verstuurd",
+    "status": "afgeleverd of niet",
+    "reason": "reden van niet afleveren",
+    "code": "foutcode",
+    "settled_at": "tijdstip uitkomst",
 }
 AUDIT_FIELDS: Dict[str, str] = {
     "id": "volgnummer",
@@ -76,7 +87,7 @@ TEAM_FIELDS: Dict[str, str] = {
     "name": "naam van het team",
 }
 TABLES = ((cases, CASE_FIELDS), (case_audit, AUDIT_FIELDS), (console_users, USER_FIELDS),
-          (teams, TEAM_FIELDS))
+          (teams, TEAM_FIELDS), (case_deliveries, DELIVERY_FIELDS))
 COLUMN_REFERENCE = re.compile(r"`(" + "|".join(t.name for t, _ in TABLES) + r")\.(\w+)`")
 
 

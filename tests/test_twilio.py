@@ -8,10 +8,16 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from rasa.core.channels.channel import UserMessage
+from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from bot.channels.pseudonym import Pseudonymizer
+from bot.cases import CaseStore
+from bot.cases.crypto import ContactCipher
+from bot.cases.delivery import ReplyRoutes
+from bot.channels.pseudonym import NumberBook, Pseudonymizer
 from bot.channels.twilio import PseudonymTwilioOutput, SignedTwilioInput
 from tests import log_scan
 from tests.sanic_server import serving
@@ -294,3 +300,57 @@ def test_slash_text_is_ordinary_text_and_a_crisis_is_answered_by_the_real_model(
         tracker = await agent.tracker_store.retrieve(PSEUDONYMIZER.pseudonym(NUMBER, "tw"))
         assert tracker.get_slot("situation") == "mishandeling"
     run(scenario())
+
+
+# --- a professional's reply from any server (issue 14, item 5) ------------------------------------
+
+
+class OpeningAgent(FakeAgent):
+    """Like action_open_case: the parent's message opens a case (with consent, answered here)."""
+
+    def __init__(self, store: CaseStore) -> None:
+        super().__init__()
+        self.store = store
+
+    async def handle_message(self, message: UserMessage) -> None:
+        self.store.create_case(conversation_id=message.sender_id, severity="aandacht", channel="twilio")
+        await super().handle_message(message)
+
+
+class RefusingOutput(RecordingOutput):
+    """Twilio refuses: WhatsApp's 24-hour window has closed (error 63016)."""
+
+    def _create(self, data: Dict[str, Any]) -> Any:
+        raise TwilioRestException(400, "https://api.twilio.com/2010-04-01/Messages.json",
+                                  msg="Failed to send freeform message because you are outside the allowed window.",
+                                  code=63016)
+
+
+def test_a_professional_reply_reaches_a_twilio_parent_from_another_server(tmp_path: Any) -> None:
+    store = CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}", cipher=ContactCipher([Fernet.generate_key()]))
+    routes = ReplyRoutes(store)
+    who = PSEUDONYMIZER.pseudonym(NUMBER, "tw")
+    SENT_TEXTS.update({"Hoi, ik ben Sanne van het CJG.", "Ben je er nog?"})
+
+    async def say(output: PseudonymTwilioOutput, text: str) -> Any:
+        tracked = store.start_delivery(store.active_case_for(who).id)
+        await output.send_text_message(who, text, opvoedmaatje_delivery=tracked.id)
+        return store.delivery(tracked.id)
+
+    async def scenario() -> Any:
+        async with serving(channel(routes=routes), OpeningAgent(store)) as url:
+            fields = form(body="Ik wil graag iemand spreken", sid="SM" + "c" * 32)
+            assert await post(url, fields, sign(url, fields)) == 204
+        other = channel(routes=routes).get_output_channel()  # another server: nothing in memory
+        delivered = await say(other, "Hoi, ik ben Sanne van het CJG.")
+        refused = await say(RefusingOutput(ACCOUNT_SID, AUTH_TOKEN, "whatsapp:+14155238886", NumberBook(), routes),
+                            "Ben je er nog?")
+        return delivered, refused
+    delivered, refused = run(scenario())
+    assert RecordingOutput.sent[-1] == {"to": f"whatsapp:{NUMBER}", "from_": "whatsapp:+14155238886",
+                                        "body": "Hoi, ik ben Sanne van het CJG."}
+    assert delivered.delivered
+    assert (refused.status, refused.reason, refused.code) == ("not_delivered", "window", 63016)
+    with store.engine.connect() as connection:
+        [token] = [r[0] for r in connection.execute(sa.text("SELECT reply_number FROM cases"))]
+    assert token.startswith("gAAAAA") and NUMBER[3:] not in token

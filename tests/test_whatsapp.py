@@ -13,18 +13,24 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import aiohttp
 import pytest
 import requests
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
 from rasa.core.channels.channel import UserMessage
 
+from bot.cases import CaseStore
+from bot.cases.crypto import ContactCipher
+from bot.cases.delivery import ReplyRoutes
 from bot.channels import whatsapp as wa
 from bot.channels.pseudonym import NumberBook, Pseudonymizer
 from bot.ratelimit import LIMITED_REPLY, RateLimiter
 from tests import log_scan
 from tests.graph_standin import GraphStandIn, shape_problems
+from tests.pg_schema import store_urls
 from tests.sanic_server import free_port, serving
 from tests.web_fixture import CHANNEL_ENV
 
@@ -124,14 +130,15 @@ class FakeAgent:
 
 
 def make_channel(graph: GraphStandIn, attempts: int = 4, clock: Any = time.time,
-                 limiter: Optional[RateLimiter] = None, **config: Any) -> wa.WhatsAppInput:
+                 limiter: Optional[RateLimiter] = None, routes: Optional[ReplyRoutes] = None,
+                 **config: Any) -> wa.WhatsAppInput:
     settings = dict(app_secret=SECRET, verify_token=VERIFY, access_token=TOKEN,
                     phone_number_id=PHONE_ID, api_base=graph.base_url)
     settings.update(config)
     cfg = wa.WhatsAppConfig(**settings)
     state = wa.ChannelState(config=cfg, book=NumberBook(clock=clock),
                             client=wa.GraphClient(cfg, attempts=attempts, backoff=0.01, max_backoff=0.05),
-                            clock=clock)
+                            clock=clock, routes=routes)
     return wa.WhatsAppInput(cfg, pseudonymizer=PSEUDONYMIZER, state=state,
                             limiter=limiter or RateLimiter(per_minute=0))
 
@@ -734,6 +741,121 @@ def test_logs_never_contain_the_number_or_the_text(graph: GraphStandIn, caplog: 
     assert "Sanne" not in caplog.text and "Kies maar" not in caplog.text
 
 
+# ---------------------------------------------------------------- a professional's reply from any server (issue 14)
+
+
+class OpeningAgent(FakeAgent):
+    """Like action_open_case after the hand-off form: the parent's message opens a case (with
+    consent; `preference` as the parent chose), then the usual reply."""
+
+    def __init__(self, store: CaseStore, preference: str = "chat") -> None:
+        super().__init__()
+        self.store, self.preference = store, preference
+
+    async def handle_message(self, message: UserMessage) -> None:
+        self.store.create_case(conversation_id=message.sender_id, severity="aandacht", channel="whatsapp",
+                               contact_preference=self.preference,
+                               contact_detail="+31687654321" if self.preference == "phone" else None)
+        await super().handle_message(message)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def case_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[CaseStore]:
+    """The shared case store of the servers, on SQLite and on PostgreSQL (a fresh schema)."""
+    with store_urls(request.param, tmp_path, "wa_delivery") as urls:
+        store = CaseStore.from_url(urls["cases"], cipher=ContactCipher([Fernet.generate_key()]))
+        try:
+            yield store
+        finally:
+            store.engine.dispose()
+
+
+def _stored_numbers(store: CaseStore) -> List[Any]:
+    with store.engine.connect() as connection:
+        return [r[0] for r in connection.execute(sa.text("SELECT reply_number FROM cases"))]
+
+
+async def _parent_writes(graph: GraphStandIn, store: CaseStore, agent: FakeAgent, text: str) -> None:
+    """The parent's message reaches one server, whose memory is gone afterwards."""
+    async with serving(make_channel(graph, routes=ReplyRoutes(store)), agent) as url, \
+            aiohttp.ClientSession() as http:
+        assert (await post(http, url, webhook(text_message(text)))).status == 200
+
+
+async def _professional_says(graph: GraphStandIn, store: CaseStore, text: str, clock: Any = time.time) -> Any:
+    """A console reply through another server (or the same one after a restart: nothing in memory)."""
+    SENT_TEXTS.add(text)
+    other = make_channel(graph, routes=ReplyRoutes(store), clock=clock).get_output_channel()
+    case = store.active_case_for(PSEUDONYMIZER.pseudonym(NUMBER))
+    tracked = store.start_delivery(case.id)
+    try:
+        await other.send_text_message(case.conversation_id, text, opvoedmaatje_delivery=tracked.id)
+    finally:
+        await other.state.client.close()
+    return store.delivery(tracked.id)
+
+
+def test_a_professional_reply_reaches_the_parent_from_another_server_and_its_delivery_is_recorded(
+        graph: GraphStandIn, case_store: CaseStore) -> None:
+    async def scenario() -> Any:
+        await _parent_writes(graph, case_store, OpeningAgent(case_store), "Ik wil graag iemand spreken")
+        delivered = await _professional_says(graph, case_store, "Hoi, ik ben Sanne van het CJG.")
+        graph.parent_wrote(NUMBER, time.time() - 25 * 3600)  # what Meta knows: the window closed
+        refused = await _professional_says(graph, case_store, "Ben je er nog?")
+        return delivered, refused
+    delivered, refused = run(scenario())
+    assert [m["text"]["body"] for m in graph.to(NUMBER)] == ["Dank je voor je vraag.", "Hoi, ik ben Sanne van het CJG."]
+    assert delivered.delivered
+    assert (refused.status, refused.reason, refused.code) == ("not_delivered", "window", 131047)
+    [token] = _stored_numbers(case_store)
+    assert token.startswith("gAAAAA") and NUMBER[2:] not in token  # encrypted at rest
+
+
+def test_a_reply_past_the_window_by_the_stored_time_sends_the_template_and_is_not_delivered(
+        graph: GraphStandIn, case_store: CaseStore) -> None:
+    async def scenario() -> Any:
+        await _parent_writes(graph, case_store, OpeningAgent(case_store), "Ik wil graag iemand spreken")
+        later = time.time() + 25 * 3600
+        return await _professional_says(graph, case_store, "Hoe gaat het nu?", clock=lambda: later)
+    outcome = run(scenario())
+    assert [m["type"] for m in graph.to(NUMBER)] == ["text", "template"]
+    assert (outcome.status, outcome.reason) == ("not_delivered", "window")
+
+
+@pytest.mark.parametrize("failures,reason,code", [
+    ([(500, None)] * 4, "unreachable", 500),     # Meta down: given up after 4 attempts
+    ([(400, 131026)], "refused", 131026),        # undeliverable: not retried
+    ([(401, 190)], "refused", 190),              # a wrong access token
+])
+def test_a_reply_the_graph_api_does_not_take_is_recorded_with_the_reason(
+        graph: GraphStandIn, case_store: CaseStore, failures: List[Any], reason: str, code: int) -> None:
+    async def scenario() -> Any:
+        await _parent_writes(graph, case_store, OpeningAgent(case_store), "Ik wil graag iemand spreken")
+        for status, graph_code in failures:
+            graph.fail_next(status, code=graph_code)
+        return await _professional_says(graph, case_store, "Een medewerker belt je morgen.")
+    outcome = run(scenario())
+    assert (outcome.status, outcome.reason, outcome.code) == ("not_delivered", reason, code)
+
+
+@pytest.mark.parametrize("agent", ["no case", "phone"])
+def test_without_consent_to_be_answered_here_the_number_is_not_kept(
+        graph: GraphStandIn, case_store: CaseStore, agent: str) -> None:
+    """No hand-off (no consent), or the parent chose to be phoned: no number in the case store, and
+    a reply from another server is recorded as not delivered (no number known)."""
+    async def scenario() -> Any:
+        opening = FakeAgent() if agent == "no case" else OpeningAgent(case_store, "phone")
+        await _parent_writes(graph, case_store, opening, "Ik wil graag iemand spreken")
+        if agent == "no case":
+            case_store.create_case(conversation_id=PSEUDONYMIZER.pseudonym(NUMBER), severity="aandacht",
+                                   channel="whatsapp")
+        return await _professional_says(graph, case_store, "Niemand")
+    outcome = run(scenario())
+    assert _stored_numbers(case_store) == [None]
+    assert (outcome.status, outcome.reason) == ("not_delivered", "no_number")
+    assert [m["text"]["body"] for m in graph.to(NUMBER)] == ["Dank je voor je vraag."]
+
+
 # ---------------------------------------------------------------- end to end: the running assistant
 
 
@@ -861,3 +983,122 @@ def test_e2e_whatsapp_slash_text_is_ordinary_text_and_a_crisis_is_answered(assis
     slots = assistant.slots(sender)
     assert slots["severity"] == "crisis" and slots["situation"] == "mishandeling", slots
     assert situations.reply("mishandeling") in _bodies(sent)
+
+
+CONSOLE_PASSWORD = "Lange-zin-voor-de-test-2026"
+
+
+def _console(store: CaseStore, rasa_url: str, token: str) -> Any:
+    """The professionals' console (in-process) on the shared case store, talking to `rasa_url`."""
+    from bot.console.app import create_app
+    from bot.console.auth import hash_password
+
+    store.add_user("sanne@voorbeeldstad.example", "Sanne", hash_password(CONSOLE_PASSWORD), "admin")
+    client = create_app({"CASE_STORE": store, "RASA_URL": rasa_url, "RASA_AUTH_TOKEN": token,
+                         "SECRET_KEY": "e2e-console"}).test_client()
+    client.post("/console/login", data={"email": "sanne@voorbeeldstad.example", "password": CONSOLE_PASSWORD,
+                                        "csrf_token": _csrf(client, "/console/login")})
+    return client
+
+
+def _csrf(client: Any, path: str) -> str:
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def _console_reply(client: Any, case_id: str, text: str) -> str:
+    SENT_TEXTS.add(text)
+    token = _csrf(client, f"/console/cases/{case_id}")
+    answer = client.post(f"/console/cases/{case_id}/reply", data={"csrf_token": token, "text": text},
+                         follow_redirects=True)
+    assert answer.status_code == 200
+    return answer.get_data(as_text=True)
+
+
+def _stored_reply_number(store: CaseStore, case_id: str, timeout: float = 20) -> Any:
+    """cases.reply_number as stored (the channel keeps it right after the turn that opened the case)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with store.engine.connect() as connection:
+            value = connection.execute(sa.text("SELECT reply_number FROM cases WHERE id = :i"), {"i": case_id}).scalar()
+        if value is not None or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
+
+
+def test_e2e_a_console_reply_reaches_the_parent_after_the_receiving_server_stopped(
+        e2e_graph: GraphStandIn, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Issue 14, item 5: a WhatsApp parent's message reaches server 1, which opens a hand-off case
+    with the parent's consent; server 1 stops; a fresh server on the same stores takes over. A
+    console reply goes out through it to the Graph API stand-in (which checks what Meta checks),
+    and a reply Meta refuses (the 24-hour window has closed) shows as not delivered, with the
+    reason and the parent's contact route."""
+    from tests.conftest import _start  # the assistant fixture's way to start the servers
+
+    number = "31622233344"
+    secret = CHANNEL_ENV["WHATSAPP_APP_SECRET"]
+    sender = Pseudonymizer(CHANNEL_ENV["SENDER_ID_SECRET"].encode()).pseudonym(number, "wa")
+    shared = tmp_path_factory.mktemp("restart")  # one tracker store and one case store for both servers
+    logs: List[str] = []
+
+    first = _start(shared, with_actions=True)
+    server = next(first)
+    try:
+        def say(text: str) -> str:
+            seen = len(e2e_graph.to(number))
+            e2e_graph.parent_wrote(number)  # Meta sees the parent's message too
+            body = _e2e_webhook(text_message(text, number=number), number=number)
+            assert _e2e_post(server.url, body, secret).status_code == 200
+            return _bodies(_wait_for(e2e_graph, number, seen + 1)[seen:])
+
+        say("mijn zoon van 9 wordt al maanden gepest en wil niet meer naar school")
+        assert "samenvatting" in say("ik wil iemand spreken").lower()
+        say("ja")
+        say("nee")  # the professional may not read the parent's own words
+        assert "doorgegeven" in say("hier in de chat").lower()
+        store = CaseStore.from_url(server.env["CASE_STORE_URL"])
+        case = store.active_case_for(sender)
+        assert case is not None and case.channel == "whatsapp" and case.contact_preference == "chat"
+        token = _stored_reply_number(store, case.id)
+        assert token is not None and token.startswith("gAAAAA") and number[2:] not in token  # encrypted
+    finally:
+        logs.append(server.logs())
+        first.close()  # server 1 (and its action server) stop: its memory of the number is gone
+
+    second = _start(shared, with_actions=False)
+    server = next(second)
+    try:
+        console = _console(store, server.url, server.token)
+        seen = len(e2e_graph.to(number))
+        claim = console.post(f"/console/cases/{case.id}/claim",
+                             data={"csrf_token": _csrf(console, f"/console/cases/{case.id}")})
+        assert claim.status_code == 302
+        assert len(_wait_for(e2e_graph, number, seen + 1)) > seen  # "Sanne leest mee" reached the parent
+
+        page = _console_reply(console, case.id, "Hoi, ik ben Sanne van het CJG. Hoe gaat het nu?")
+        assert "verstuurd en afgeleverd" in page and "niet afgeleverd" not in page
+        assert "Hoi, ik ben Sanne van het CJG." in _bodies(e2e_graph.to(number))
+        assert [d.status for d in store.deliveries(case.id)] == ["delivered"]
+
+        e2e_graph.parent_wrote(number, time.time() - 25 * 3600)  # at Meta: the window has closed
+        page = _console_reply(console, case.id, "Ben je er nog? Laat je iets weten?")
+        assert "niet afgeleverd" in page and "24 uur" in page, page
+        assert "wilde antwoord in dit gesprek" in page  # the contact route the parent chose
+        assert "verstuurd en afgeleverd" not in page
+        assert "Ben je er nog?" not in _bodies(e2e_graph.to(number))
+        assert e2e_graph.rejected[-1]["problems"] == ["outside the 24-hour window"]
+        latest = store.deliveries(case.id)[0]
+        assert (latest.status, latest.reason, latest.code) == ("not_delivered", "window", 131047)
+
+        e2e_graph.parent_wrote(number)
+        closed = console.post(f"/console/cases/{case.id}/close",
+                              data={"csrf_token": _csrf(console, f"/console/cases/{case.id}")})
+        assert closed.status_code == 302
+        assert _stored_reply_number(store, case.id, timeout=0) is None  # closing deletes the number
+    finally:
+        logs.append(server.logs())
+        second.close()
+    e2e = Pseudonymizer(CHANNEL_ENV["SENDER_ID_SECRET"].encode())
+    assert log_scan.leaks("\n".join(logs), log_scan.forbidden([number], SENT_TEXTS, [e2e], "wa")) == []

@@ -12,13 +12,19 @@ metadata = sa.MetaData()
 STATUSES = ("open", "claimed", "closed")
 SEVERITIES = ("normaal", "aandacht", "crisis")
 CONTACT_PREFERENCES = ("chat", "phone", "whatsapp", "email")
+# the parent chose to be answered in the conversation itself: only then is its number kept
+ANSWER_IN_CONVERSATION = ("chat", "whatsapp")
 ROLES = ("professional", "admin")
 AUDIT_ACTIONS = (
     "created", "viewed", "claimed", "replied", "closed", "deleted",
     "user_created", "user_deactivated", "user_activated", "password_changed",
     "login", "login_failed", "logout",
     "team_created", "user_team_changed",
+    "erased",  # what is left of a case's audit rows once the parent erased the conversation
 )
+# a professional's reply to a WhatsApp or Twilio parent: delivered, or not and why (issue 14, item 5)
+DELIVERY_STATUSES = ("pending", "delivered", "not_delivered")
+DELIVERY_REASONS = ("window", "refused", "unreachable", "no_number", "unconfirmed", "assistant_down")
 VERSION_TABLE = "cases_alembic_version"
 
 
@@ -78,6 +84,11 @@ cases = sa.Table(
     sa.Column("alerted_at", sa.DateTime),
     # the team whose professionals may see the case; none: only admins see it
     sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id", ondelete="SET NULL"), index=True),
+    # the WhatsApp or Twilio number to answer in the conversation (a Fernet token, like
+    # contact_detail), and when the parent last wrote there: kept only while the case is active
+    # and the parent chose to be answered in the conversation; cleared on closing
+    sa.Column("reply_number", sa.String(512)),
+    sa.Column("last_inbound_at", sa.DateTime),
     sa.CheckConstraint(_in("status", STATUSES), name="ck_cases_status"),
     sa.CheckConstraint(_in("severity", SEVERITIES), name="ck_cases_severity"),
     sa.CheckConstraint(_in("contact_preference", CONTACT_PREFERENCES), name="ck_cases_contact"),
@@ -94,4 +105,20 @@ case_audit = sa.Table(
     sa.Column("action", sa.String(24), nullable=False),
     sa.Column("case_id", sa.String(32), index=True),
     sa.CheckConstraint(_in("action", AUDIT_ACTIONS), name="ck_case_audit_action"),
+)
+
+# Whether a professional's reply reached the parent's WhatsApp or Twilio number. No content.
+case_deliveries = sa.Table(
+    "case_deliveries",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("case_id", sa.String(32), sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(24)),  # why it was not delivered (DELIVERY_REASONS)
+    sa.Column("code", sa.Integer),  # the messaging service's error code or HTTP status
+    sa.Column("settled_at", sa.DateTime),
+    sa.CheckConstraint(_in("status", DELIVERY_STATUSES), name="ck_case_deliveries_status"),
+    sa.CheckConstraint("reason IS NULL OR " + _in("reason", DELIVERY_REASONS), name="ck_case_deliveries_reason"),
 )

@@ -13,6 +13,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -24,7 +25,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from .crypto import UNREADABLE, ContactCipher, InvalidToken, default_cipher, is_token
 from .schema import (
-    AUDIT_ACTIONS, CONTACT_PREFERENCES, ROLES, SEVERITIES, case_audit, cases, console_users, teams,
+    ANSWER_IN_CONVERSATION, AUDIT_ACTIONS, CONTACT_PREFERENCES, DELIVERY_REASONS, ROLES, SEVERITIES,
+    case_audit, case_deliveries, cases, console_users, teams,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ DEFAULT_TEAM_ENV = "CASE_DEFAULT_TEAM"  # the team a new case goes to (created w
 DEFAULT_RETENTION_DAYS = 90
 SYSTEM_ACTOR = "system"
 URGENCY_RANK = {"crisis": 0, "aandacht": 1, "normaal": 2}
+ACTIVE = ("open", "claimed")
+# what closing a case (and the purge, for a case closed otherwise) clears: every way to reach the parent
+NO_CONTACT = {"contact_detail": None, "reply_number": None, "last_inbound_at": None}
 
 
 class CaseError(Exception):
@@ -148,6 +153,32 @@ class User:
 class Team:
     id: int
     name: str
+
+
+@dataclass(frozen=True)
+class ReplyRoute:
+    """What a channel needs to answer in the conversation: the number, and when the parent
+    last wrote there (WhatsApp's 24-hour window)."""
+
+    number: str = field(repr=False)
+    last_inbound: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Whether one reply of a professional reached the parent; no content."""
+
+    id: str
+    case_id: str
+    created_at: datetime
+    status: str  # pending | delivered | not_delivered
+    reason: Optional[str] = None  # DELIVERY_REASONS, when not delivered
+    code: Optional[int] = None  # the messaging service's error code or HTTP status
+    settled_at: Optional[datetime] = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status == "delivered"
 
 
 @dataclass(frozen=True)
@@ -412,7 +443,7 @@ class CaseStore:
         """The open or claimed case of this conversation, if any (newest)."""
         query = (self._case_query()
                  .where(cases.c.conversation_id == conversation_id)
-                 .where(cases.c.status.in_(("open", "claimed")))
+                 .where(cases.c.status.in_(ACTIVE))
                  .order_by(cases.c.created_at.desc()))
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
@@ -459,7 +490,7 @@ class CaseStore:
                 cases.update()
                 .where(cases.c.id == case_id)
                 .where(cases.c.status.in_(("open", "claimed")))
-                .values(status="closed", closed_at=_to_db(now or utcnow()), contact_detail=None)
+                .values(status="closed", closed_at=_to_db(now or utcnow()), **NO_CONTACT)
             )
             if result.rowcount != 1:
                 raise CaseError(f"case {case_id} is not open or claimed")
@@ -502,11 +533,17 @@ class CaseStore:
         assert case is not None
         return case
 
+    @staticmethod
+    def _remove(connection: Connection, case_ids: Sequence[str]) -> None:
+        """Delete the cases and their delivery records (the foreign key cascades too)."""
+        connection.execute(case_deliveries.delete().where(case_deliveries.c.case_id.in_(tuple(case_ids))))
+        connection.execute(cases.delete().where(cases.c.id.in_(tuple(case_ids))))
+
     def _delete(self, connection: Connection, case_ids: Sequence[str], actor: str,
                 now: Optional[datetime]) -> int:
         if not case_ids:
             return 0
-        connection.execute(cases.delete().where(cases.c.id.in_(tuple(case_ids))))
+        self._remove(connection, case_ids)
         for case_id in case_ids:
             self._audit(connection, "deleted", actor, case_id, now)
         return len(case_ids)
@@ -518,11 +555,106 @@ class CaseStore:
 
     def delete_for_conversation(self, conversation_id: str, actor: str = "parent",
                                 now: Optional[datetime] = None) -> int:
-        """Delete every case of a conversation (the parent asked to forget it)."""
+        """Delete every case of a conversation (the parent asked to forget it). The audit rows of
+        those cases are reduced to one row ``erased`` per case: when, and who asked; no case id,
+        no professional, nothing of what was done."""
         with self.engine.begin() as connection:
             ids = [r.id for r in connection.execute(
                 sa.select(cases.c.id).where(cases.c.conversation_id == conversation_id))]
-            return self._delete(connection, ids, actor, now)
+            if not ids:
+                return 0
+            connection.execute(case_audit.delete().where(case_audit.c.case_id.in_(tuple(ids))))
+            self._remove(connection, ids)
+            for _ in ids:
+                self._audit(connection, "erased", actor, None, now)
+        return len(ids)
+
+    def clear_closed_contacts(self) -> int:
+        """Delete every way to reach the parent that a closed case still holds (closing clears
+        them; this catches a case closed by other means). The number of cases cleared."""
+        held = sa.or_(*(cases.c[column].isnot(None) for column in NO_CONTACT))
+        with self.engine.begin() as connection:
+            result = connection.execute(cases.update().where(cases.c.status == "closed").where(held)
+                                        .values(**NO_CONTACT))
+        return max(0, result.rowcount or 0)
+
+    # --- answering in the conversation (issue 14, item 5) ------------------------------------
+
+    def keep_reply_number(self, conversation_id: str, number: str,
+                          last_inbound: Optional[datetime] = None) -> bool:
+        """Keep the WhatsApp or Twilio number of a conversation (encrypted) and when the parent
+        last wrote, on its active case, when the parent chose to be answered in the
+        conversation (``ANSWER_IN_CONVERSATION``; a case exists only with the parent's consent
+        to the hand-off). False, and nothing stored, when there is no such case."""
+        active = (sa.select(cases.c.id).where(cases.c.conversation_id == conversation_id)
+                  .where(cases.c.status.in_(ACTIVE))
+                  .where(cases.c.contact_preference.in_(ANSWER_IN_CONVERSATION)))
+        with self.engine.begin() as connection:
+            ids = [r.id for r in connection.execute(active)]
+            if ids:
+                connection.execute(cases.update().where(cases.c.id.in_(ids)).values(
+                    reply_number=self.cipher.encrypt(number),
+                    last_inbound_at=_to_db(last_inbound or utcnow())))
+        return bool(ids)
+
+    def reply_route(self, conversation_id: str) -> Optional[ReplyRoute]:
+        """The number to answer the conversation's active case on, or None (no case, no number
+        kept, or a key that does not fit)."""
+        query = (sa.select(cases.c.id, cases.c.reply_number, cases.c.last_inbound_at)
+                 .where(cases.c.conversation_id == conversation_id).where(cases.c.status.in_(ACTIVE))
+                 .where(cases.c.reply_number.isnot(None)).order_by(cases.c.created_at.desc()).limit(1))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        try:
+            number = self.cipher.decrypt(row.reply_number)
+        except InvalidToken:
+            logger.warning("case %s: the reply number cannot be decrypted with CASE_STORE_KEY", row.id)
+            return None
+        return ReplyRoute(number, _from_db(row.last_inbound_at))
+
+    @staticmethod
+    def _delivery(row: Any) -> Delivery:
+        return Delivery(id=row.id, case_id=row.case_id, created_at=_from_db(row.created_at),
+                        status=row.status, reason=row.reason, code=row.code,
+                        settled_at=_from_db(row.settled_at))
+
+    def start_delivery(self, case_id: str, now: Optional[datetime] = None) -> Delivery:
+        """A new reply of a professional on its way: 'pending' until a channel settles it."""
+        delivery_id = uuid.uuid4().hex
+        with self.engine.begin() as connection:
+            connection.execute(case_deliveries.insert().values(
+                id=delivery_id, case_id=case_id, created_at=_to_db(now or utcnow()), status="pending"))
+        found = self.delivery(delivery_id)
+        assert found is not None
+        return found
+
+    def settle_delivery(self, delivery_id: str, delivered: bool, reason: Optional[str] = None,
+                        code: Optional[int] = None, now: Optional[datetime] = None) -> bool:
+        """Record the outcome of a pending delivery (once: a settled one stays as it is)."""
+        if not delivered and reason not in DELIVERY_REASONS:
+            raise ValueError(f"unknown delivery reason {reason!r}")
+        values = dict(status="delivered" if delivered else "not_delivered",
+                      reason=None if delivered else reason, code=None if delivered else code,
+                      settled_at=_to_db(now or utcnow()))
+        with self.engine.begin() as connection:
+            result = connection.execute(case_deliveries.update().where(case_deliveries.c.id == delivery_id)
+                                        .where(case_deliveries.c.status == "pending").values(**values))
+        return result.rowcount == 1
+
+    def delivery(self, delivery_id: str) -> Optional[Delivery]:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(case_deliveries)
+                                     .where(case_deliveries.c.id == delivery_id)).first()
+        return self._delivery(row) if row is not None else None
+
+    def deliveries(self, case_id: str, limit: int = 20) -> list[Delivery]:
+        """The case's replies to WhatsApp or Twilio, newest first."""
+        query = (sa.select(case_deliveries).where(case_deliveries.c.case_id == case_id)
+                 .order_by(case_deliveries.c.created_at.desc(), case_deliveries.c.id).limit(limit))
+        with self.engine.connect() as connection:
+            return [self._delivery(r) for r in connection.execute(query)]
 
     def purge_expired(self, now: Optional[datetime] = None, days: Optional[int] = None) -> int:
         """Delete cases whose retention ended: closed ones counted from closing, others from
@@ -658,3 +790,28 @@ class CaseStore:
 
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
+
+
+class StoreWhenNeeded:
+    """The case store of CASE_STORE_URL, opened at first use and never migrated here (the web and
+    action servers migrate it): for the Rasa server, which needs it now and then (erasure, and
+    the channels' reply numbers). A store without its tables holds no case."""
+
+    def __init__(self, store: Optional[CaseStore] = None, url: Optional[str] = None) -> None:
+        self._store = store
+        self._url = url
+        self._lock = threading.Lock()
+        self._has_tables = store is not None
+
+    @property
+    def store(self) -> CaseStore:
+        with self._lock:
+            if self._store is None:
+                self._store = CaseStore.from_url(self._url or store_url(), migrate=False)
+            return self._store
+
+    def ready(self) -> bool:
+        """Whether the case store has its tables (checked until it has)."""
+        if not self._has_tables:
+            self._has_tables = sa.inspect(self.store.engine).has_table("cases")
+        return self._has_tables

@@ -13,8 +13,12 @@ Served at ``/webhooks/twilio/webhook`` when a Twilio auth token is configured (c
   set, the last one of a list). Without it these headers are ignored: anyone can send them, and a
   server reachable without the proxy must not let them choose the URL a signature covers.
   Missing or wrong: 403, nothing processed.
-- The sender id in Rasa is ``pseudonym(From, "tw")``; the number is kept in memory only
+- The sender id in Rasa is ``pseudonym(From, "tw")``; the number is kept in memory
   (``NumberBook``) to send the reply, which goes out through Twilio's REST client in a thread.
+  For a conversation with an active hand-off case (the parent's consent) it is also kept in the
+  case store, encrypted, so that a professional's reply reaches the parent from any server, also
+  after a restart (bot/cases/delivery.py); such a reply's delivery is recorded (delivered, or why
+  not: Twilio's error 63016 is WhatsApp's 24-hour window).
 - Repeated ``MessageSid``s are ignored; a message without text (only media) gets a kind reply.
 - Logs hold no number, no pseudonym and no text: only what happened (and error kinds).
 """
@@ -23,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -35,6 +39,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from bot import erasure, ratelimit
+from bot.cases import delivery
+from bot.cases.delivery import DELIVERED, DELIVERY_KEY, NO_NUMBER, Outcome, ReplyRoutes
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 from bot.channels.pseudonym import NumberBook, Pseudonymizer, RecentIds, default_pseudonymizer
 
@@ -45,6 +51,7 @@ ONLY_TEXT_REPLY = (
     "Wil je je vraag in een paar woorden typen?"
 )
 PREFIX = "tw"
+WINDOW_ERROR_CODES = {63016}  # "outside the allowed window" (WhatsApp through Twilio)
 
 
 def _setting(credentials: Dict[Text, Any], key: str, env_key: str) -> Optional[str]:
@@ -92,28 +99,55 @@ class PseudonymTwilioOutput(TwilioOutput):
     """TwilioOutput that sends to the number behind a pseudonym, without blocking the event loop."""
 
     def __init__(self, account_sid: Optional[Text], auth_token: Optional[Text],
-                 twilio_number: Optional[Text], book: NumberBook) -> None:
+                 twilio_number: Optional[Text], book: NumberBook,
+                 routes: Optional[ReplyRoutes] = None) -> None:
         super().__init__(account_sid, auth_token, twilio_number)
         self.book = book
+        self.reply_routes = routes
 
     def _create(self, data: Dict[Text, Any]) -> Any:
         """Twilio's REST call (blocking; run in a thread)."""
         return self.messages.create(**data)
 
-    async def _send_message(self, message_data: Dict[Text, Any]) -> Any:
-        recipient = message_data.get("to")
-        contact = self.book.lookup(recipient) if isinstance(recipient, str) else None
-        if contact is None:
-            logger.warning("twilio: no number known for the recipient; message dropped")
+    async def _number(self, recipient: Any) -> Optional[str]:
+        """The number behind a pseudonym: this process's memory, else the case store."""
+        if not isinstance(recipient, str):
             return None
-        data = {**message_data, "to": contact.number}
+        contact = self.book.lookup(recipient)
+        if contact is not None:
+            return contact.number
+        route = await self.reply_routes.route(recipient) if self.reply_routes is not None else None
+        return route.number if route is not None else None
+
+    async def _send_checked(self, message_data: Dict[Text, Any]) -> Tuple[Any, Outcome]:
+        number = await self._number(message_data.get("to"))
+        if number is None:
+            logger.warning("twilio: no number known for the recipient; message dropped")
+            return None, NO_NUMBER
+        data = {**message_data, "to": number}
         try:
-            return await asyncio.to_thread(self._create, data)
+            return await asyncio.to_thread(self._create, data), DELIVERED
         except TwilioRestException as error:
             logger.error("twilio: sending failed (status %s, code %s)", error.status, error.code)
+            return None, delivery.refused(error.code or error.status, WINDOW_ERROR_CODES)
         except Exception as error:  # network and the like; never the content
             logger.error("twilio: sending failed (%s)", type(error).__name__)
-        return None
+        return None, delivery.unreachable()
+
+    async def _send_message(self, message_data: Dict[Text, Any]) -> Any:
+        message, _ = await self._send_checked(message_data)
+        return message
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """Rasa's way (a part per paragraph); a professional's reply (``DELIVERY_KEY``, from the
+        console) has its outcome recorded."""
+        outcomes = []
+        for part in text.strip().split("\n\n"):
+            _, outcome = await self._send_checked({"to": recipient_id, "from_": self.twilio_number, "body": part})
+            outcomes.append(outcome)
+        delivery_id = kwargs.get(DELIVERY_KEY)
+        if delivery_id and self.reply_routes is not None:
+            await self.reply_routes.settle(delivery_id, delivery.first_failure(outcomes))
 
 
 class SignedTwilioInput(TwilioInput):
@@ -134,14 +168,17 @@ class SignedTwilioInput(TwilioInput):
             _setting(c, "twilio_number", "TWILIO_NUMBER"),
             webhook_url=_setting(c, "webhook_url", "TWILIO_WEBHOOK_URL"),
             trust_proxy=_truthy(_setting(c, "trust_proxy", "TWILIO_TRUST_PROXY")),
+            routes=delivery.default_routes(),
         )
 
     def __init__(self, account_sid: Optional[Text], auth_token: Optional[Text],
                  twilio_number: Optional[Text], debug_mode: bool = False,
                  webhook_url: Optional[str] = None, pseudonymizer: Optional[Pseudonymizer] = None,
                  book: Optional[NumberBook] = None,
-                 limiter: Optional[ratelimit.RateLimiter] = None, trust_proxy: bool = False) -> None:
+                 limiter: Optional[ratelimit.RateLimiter] = None, trust_proxy: bool = False,
+                 routes: Optional[ReplyRoutes] = None) -> None:
         super().__init__(account_sid, auth_token, twilio_number, debug_mode=debug_mode)
+        self.reply_routes = routes
         self.trust_proxy = trust_proxy
         self.limiter = limiter or ratelimit.default_limiter()
         self.webhook_url = webhook_url
@@ -157,7 +194,7 @@ class SignedTwilioInput(TwilioInput):
         return self._pseudonymizer
 
     def get_output_channel(self) -> OutputChannel:
-        return self.output_class(self.account_sid, self.auth_token, self.twilio_number, self.book)
+        return self.output_class(self.account_sid, self.auth_token, self.twilio_number, self.book, self.reply_routes)
 
     def signed(self, request: Request, params: RequestParameters) -> bool:
         signature = request.headers.get("X-Twilio-Signature")
@@ -203,6 +240,8 @@ class SignedTwilioInput(TwilioInput):
                                                      input_channel=self.name(), metadata={}))
             except Exception as error:  # no text, no number in the log
                 logger.error("twilio: message handling failed (%s)", type(error).__name__)
+            if self.reply_routes is not None:  # after the turn: it may have opened the case
+                await self.reply_routes.note_inbound(who, number)
             return response.text("", status=204)
 
         return webhook

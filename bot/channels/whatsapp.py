@@ -21,7 +21,10 @@ Inbound (Meta -> us):
   Status updates are ignored. Text and interactive replies (button_reply / list_reply: the
   reply id is the payload) go to Rasa; images, audio and the like get a kind text reply.
 - The sender id in Rasa is ``pseudonym(number)``; the number itself stays in a ``NumberBook``
-  in memory (see bot/channels/pseudonym.py) so that the reply can be sent.
+  in memory (see bot/channels/pseudonym.py) so that the reply can be sent. For a conversation
+  with an active hand-off case (the parent's consent) it is also kept in the case store,
+  encrypted, so that a professional's reply reaches the parent from any server, also after a
+  restart (bot/cases/delivery.py); such a reply's delivery is recorded (delivered, or why not).
 
 Outbound (us -> Graph API): ``POST {api_base}/{phone_number_id}/messages`` with a bearer token.
 Buttons become reply buttons (at most 3, titles at most 20 characters) or a list (at most 10
@@ -52,6 +55,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import erasure, ratelimit
+from bot.cases import delivery
+from bot.cases.delivery import DELIVERED, DELIVERY_KEY, NO_NUMBER, Outcome, ReplyRoutes
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 from bot.channels.pseudonym import Contact, NumberBook, Pseudonymizer, default_pseudonymizer
 
@@ -91,6 +96,8 @@ SUPPORTED_INTERACTIVE = ("button_reply", "list_reply")
 IGNORED_TYPES = ("reaction", "system", "request_welcome", "ephemeral")
 # Graph API error codes that mean "slow down / try again" even without a 429 or 5xx.
 RETRYABLE_GRAPH_CODES = {1, 2, 4, 80007, 130429, 131000, 131016, 131056}
+# "Re-engagement message": more than 24 hours since the parent's last message
+WINDOW_GRAPH_CODES = {131047}
 
 
 def _env(credentials: Mapping[str, Any], key: str, env_key: str, default: str = "") -> str:
@@ -414,6 +421,13 @@ class GraphClient:
 
     async def send(self, to: str, body: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
         """POST one message; the Graph API's answer, or None when it failed (already logged)."""
+        answer, _ = await self.send_outcome(to, body)
+        return answer
+
+    async def send_outcome(self, to: str, body: Mapping[str, Any]) -> Tuple[Optional[Dict[str, Any]], Outcome]:
+        """POST one message: the Graph API's answer (None when it failed, already logged) and
+        whether it was delivered to WhatsApp, or why not."""
+        failed: Optional[int] = None
         payload = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **body}
         headers = {"Authorization": f"Bearer {self.config.access_token}"}
         kind = body.get("type", "?")
@@ -423,23 +437,24 @@ class GraphClient:
                 async with self._get_session().post(self.url, json=payload, headers=headers) as answer:
                     if answer.status < 300:
                         try:
-                            return await answer.json(content_type=None)
+                            return await answer.json(content_type=None), DELIVERED
                         except ValueError:
-                            return {}
+                            return {}, DELIVERED
                     retry_after = answer.headers.get("Retry-After")
                     code = await _graph_error_code(answer)
                     retryable = answer.status == 429 or answer.status >= 500 or code in RETRYABLE_GRAPH_CODES
                     logger.warning("whatsapp: Graph API answered %s (code %s) to a %s message, attempt %d/%d",
                                    answer.status, code, kind, attempt + 1, self.attempts)
                     if not retryable:
-                        return None
+                        return None, delivery.refused(code or answer.status, WINDOW_GRAPH_CODES)
+                    failed = answer.status  # the service failed: its HTTP status says most
             except (aiohttp.ClientError, asyncio.TimeoutError) as error:
                 logger.warning("whatsapp: Graph API unreachable (%s), attempt %d/%d",
                                type(error).__name__, attempt + 1, self.attempts)
             if attempt + 1 < self.attempts:
                 await asyncio.sleep(self._delay(attempt, retry_after))
         logger.error("whatsapp: a %s message was not delivered after %d attempts", kind, self.attempts)
-        return None
+        return None, delivery.unreachable(failed)
 
 
 async def _graph_error_code(answer: aiohttp.ClientResponse) -> Optional[int]:
@@ -537,6 +552,8 @@ class ChannelState:
     # extra places to find a number (the hand-off storage of issue 6 may register one)
     resolvers: List[ContactResolver] = field(default_factory=lambda: CONTACT_RESOLVERS)
     clock: Callable[[], float] = time.time
+    # the case store's numbers of hand-off conversations (any server, after restarts); None: off
+    routes: Optional[ReplyRoutes] = None
 
     def __post_init__(self) -> None:
         if self.recent is None:
@@ -556,6 +573,19 @@ class ChannelState:
                 return found
         return None
 
+    async def reply_contact(self, who: str, professional: bool = False) -> Optional[Contact]:
+        """The number to answer `who`: this process's memory, else the case store. For a
+        professional's reply the case store is asked anyway: another server may have had the
+        parent's latest message (the 24-hour window counts from it)."""
+        found = self.contact(who)
+        if self.routes is None or (found is not None and not professional):
+            return found
+        route = await self.routes.route(who)
+        if route is None:
+            return found
+        stored = Contact(route.number, route.last_inbound.timestamp() if route.last_inbound else 0.0)
+        return stored if found is None or stored.last_inbound > found.last_inbound else found
+
 
 class WhatsAppOutput(OutputChannel):
     """Sends Rasa's replies to the number behind a pseudonym, within WhatsApp's rules."""
@@ -567,11 +597,18 @@ class WhatsAppOutput(OutputChannel):
     def __init__(self, state: ChannelState) -> None:
         self.state = state
 
-    async def _deliver(self, recipient_id: Text, bodies: List[Dict[str, Any]]) -> None:
-        contact = self.state.contact(recipient_id)
+    async def _deliver(self, recipient_id: Text, bodies: List[Dict[str, Any]],
+                       delivery_id: Optional[str] = None) -> None:
+        """Send; a professional's reply (`delivery_id`, from the console) has its outcome recorded."""
+        outcome = await self._send_all(recipient_id, bodies, professional=delivery_id is not None)
+        if delivery_id and self.state.routes is not None:
+            await self.state.routes.settle(delivery_id, outcome)
+
+    async def _send_all(self, recipient_id: Text, bodies: List[Dict[str, Any]], professional: bool) -> Outcome:
+        contact = await self.state.reply_contact(recipient_id, professional)
         if contact is None:
             logger.warning("whatsapp: no number known for the recipient; %d message(s) dropped", len(bodies))
-            return
+            return NO_NUMBER
         if self.state.clock() - contact.last_inbound > WINDOW_SECONDS:
             if self.state.templated.get(recipient_id) != contact.last_inbound:
                 self.state.templated[recipient_id] = contact.last_inbound
@@ -581,13 +618,13 @@ class WhatsAppOutput(OutputChannel):
                 await self.state.client.send(contact.number, template_body(config.template, config.template_language))
                 logger.info("whatsapp: outside the 24-hour window: template sent")
             logger.info("whatsapp: outside the 24-hour window: %d message(s) withheld", len(bodies))
-            return
-        for body in bodies:
-            await self.state.client.send(contact.number, body)
+            return Outcome(False, "window")
+        outcomes = [(await self.state.client.send_outcome(contact.number, body))[1] for body in bodies]
+        return delivery.first_failure(outcomes)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         bodies, _ = message_bodies(text)
-        await self._deliver(recipient_id, bodies)
+        await self._deliver(recipient_id, bodies, kwargs.get(DELIVERY_KEY))
 
     async def send_text_with_buttons(self, recipient_id: Text, text: Text,
                                      buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
@@ -595,7 +632,7 @@ class WhatsAppOutput(OutputChannel):
         bodies, numbered = message_bodies(text, options)
         if options:
             self.state.options.offer(recipient_id, options, numbered)
-        await self._deliver(recipient_id, bodies)
+        await self._deliver(recipient_id, bodies, kwargs.get(DELIVERY_KEY))
 
     async def send_quick_replies(self, recipient_id: Text, text: Text,
                                  quick_replies: List[Dict[Text, Any]], **kwargs: Any) -> None:
@@ -667,16 +704,17 @@ class WhatsAppInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        return cls(WhatsAppConfig.from_env(credentials))
+        return cls(WhatsAppConfig.from_env(credentials), routes=delivery.default_routes())
 
     def __init__(self, config: WhatsAppConfig, pseudonymizer: Optional[Pseudonymizer] = None,
                  state: Optional[ChannelState] = None,
-                 limiter: Optional[ratelimit.RateLimiter] = None) -> None:
+                 limiter: Optional[ratelimit.RateLimiter] = None,
+                 routes: Optional[ReplyRoutes] = None) -> None:
         self.config = config
         self.limiter = limiter or ratelimit.default_limiter()
         self._pseudonymizer = pseudonymizer
         self.state = state or ChannelState(config=config, book=NumberBook(ttl=config.number_ttl),
-                                           client=GraphClient(config))
+                                           client=GraphClient(config), routes=routes)
         self._tasks: Set[asyncio.Task] = set()
         self._locks = _SenderLocks()
         erasure.on_erasure(self.state.book.forget)  # "wis mijn gegevens" forgets the number too
@@ -704,28 +742,32 @@ class WhatsAppInput(InputChannel):
             self.state.book.remember(who, message.number, message.timestamp)
             async with self._locks.hold(who):
                 try:
-                    if not await self.limiter.admit(self.name(), who, output):
-                        continue
-                    if message.kind == "unsupported":
-                        logger.info("whatsapp: %s message answered with the text-only reply",
-                                    _kind_label(message.message_type))
-                        await output.send_text_message(who, ONLY_TEXT_REPLY)
-                        continue
-                    if len(message.text) > MAX_MESSAGE_CHARS:
-                        await output.send_text_message(who, TOO_LONG_REPLY)
-                        continue
-                    if message.kind == "payload":
-                        self.state.options.forget(who)
-                        text = message.text
-                    else:
-                        text = self.state.options.resolve(who, message.text)
-                    await on_new_message(UserMessage(clean_text(text), output, who,
-                                                     input_channel=self.name(), metadata={}))
+                    await self._handle(message, who, output, on_new_message)
                 except asyncio.CancelledError:
                     logger.error("whatsapp: message handling was cancelled")
                     raise
                 except Exception as error:  # no text, no number in the log
                     logger.error("whatsapp: message handling failed (%s)", type(error).__name__)
+                if self.state.routes is not None:  # after the turn: it may have opened the case
+                    await self.state.routes.note_inbound(who, message.number, message.timestamp)
+
+    async def _handle(self, message: Inbound, who: str, output: OutputChannel,
+                      on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        if not await self.limiter.admit(self.name(), who, output):
+            return
+        if message.kind == "unsupported":
+            logger.info("whatsapp: %s message answered with the text-only reply", _kind_label(message.message_type))
+            await output.send_text_message(who, ONLY_TEXT_REPLY)
+            return
+        if len(message.text) > MAX_MESSAGE_CHARS:
+            await output.send_text_message(who, TOO_LONG_REPLY)
+            return
+        if message.kind == "payload":
+            self.state.options.forget(who)
+            text = message.text
+        else:
+            text = self.state.options.resolve(who, message.text)
+        await on_new_message(UserMessage(clean_text(text), output, who, input_channel=self.name(), metadata={}))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)

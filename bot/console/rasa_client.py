@@ -18,6 +18,8 @@ from urllib.parse import quote
 
 import requests
 
+from bot.cases.delivery import DELIVERY_KEY
+
 logger = logging.getLogger(__name__)
 
 
@@ -79,9 +81,10 @@ class RasaClient:
             events.append(bot_event(announcement))
         self.append(conversation_id, events)
 
-    def say(self, conversation_id: str, text: str) -> None:
-        """Send a professional's message; re-pauses in case a new session un-paused it."""
-        self.append(conversation_id, held(True) + [bot_event(text)])
+    def say(self, conversation_id: str, text: str, delivery_id: Optional[str] = None) -> None:
+        """Send a professional's message; re-pauses in case a new session un-paused it. With
+        `delivery_id` the parent's channel records whether it was delivered (WhatsApp, Twilio)."""
+        self.append(conversation_id, held(True) + [bot_event(text, delivery_id)])
 
     def resume(self, conversation_id: str, announcement: Optional[str] = None) -> None:
         events: list[dict] = held(False)
@@ -98,9 +101,11 @@ def held(by_professional: bool) -> list[dict]:
             {"event": "slot", "name": "professional_holds", "value": by_professional, "timestamp": now}]
 
 
-def bot_event(text: str) -> dict:
-    return {"event": "bot", "text": text, "timestamp": time.time(),
-            "metadata": {"opvoedmaatje_professional": True}}
+def bot_event(text: str, delivery_id: Optional[str] = None) -> dict:
+    metadata: dict = {"opvoedmaatje_professional": True}
+    if delivery_id:
+        metadata[DELIVERY_KEY] = delivery_id
+    return {"event": "bot", "text": text, "timestamp": time.time(), "metadata": metadata}
 
 
 def session_events(events: list[dict], at: datetime) -> list[dict]:

@@ -247,6 +247,18 @@ ACTION_LABELS = {
     "password_changed": "wachtwoord gewijzigd", "login": "ingelogd",
     "login_failed": "inloggen mislukt", "logout": "uitgelogd",
     "team_created": "team aangemaakt", "user_team_changed": "team van gebruiker gewijzigd",
+    "erased": "gewist door de ouder",
+}
+# channels that tell whether a professional's reply reached the parent (bot/cases/delivery.py)
+DELIVERY_CHANNELS = ("whatsapp", "twilio")
+NOT_DELIVERED = {
+    "window": "de ouder stuurde het laatste bericht meer dan 24 uur geleden. WhatsApp laat dan "
+              "geen gewoon bericht door.",
+    "refused": "de berichtendienst weigerde het bericht{code}.",
+    "unreachable": "de berichtendienst was niet bereikbaar{code}.",
+    "no_number": "het nummer van de ouder is niet (meer) bekend.",
+    "unconfirmed": "de assistent kon niet laten weten of het bericht aankwam.",
+    "assistant_down": "de assistent was niet bereikbaar.",
 }
 
 
@@ -274,6 +286,25 @@ def _when(moment: Optional[datetime]) -> str:
     return moment.astimezone(TZ).strftime("%d-%m-%Y %H:%M") if moment else ""
 
 
+def _not_delivered(delivery: Any) -> str:
+    """Why a reply did not reach the parent, in plain Dutch."""
+    code = f" (foutcode {delivery.code})" if delivery.code else ""
+    return NOT_DELIVERED.get(delivery.reason, NOT_DELIVERED["unconfirmed"]).format(code=code)
+
+
+def _other_route(case: Any) -> str:
+    """What the professional can do instead: the contact route the parent chose."""
+    detail = case.contact_detail
+    if case.contact_preference == "phone" and detail:
+        return f"Bel de ouder op {detail}, zoals de ouder vroeg."
+    if case.contact_preference == "email" and detail:
+        return f"Mail de ouder op {detail}, zoals de ouder vroeg."
+    if case.contact_preference == "whatsapp" and detail:
+        return f"Stuur de ouder een WhatsApp-bericht op {detail}, zoals de ouder vroeg."
+    return ("De ouder wilde antwoord in dit gesprek en gaf geen ander nummer of e-mailadres. "
+            "Probeer het opnieuw als de ouder weer iets stuurt.")
+
+
 def _contact(case: Any) -> str:
     detail = case.contact_detail
     if case.contact_preference == "chat":
@@ -298,6 +329,8 @@ def _helpers() -> dict:
         "age_label": _age,
         "when": _when,
         "contact_label": _contact,
+        "not_delivered": _not_delivered,
+        "other_route": _other_route,
     }
 
 
@@ -397,8 +430,9 @@ def case(case_id: str) -> Any:
     except RasaUnavailable:
         unavailable = True
     mine = found.status == "claimed" and found.assigned_to == current_user.id
+    deliveries = store().deliveries(found.id) if found.channel in DELIVERY_CHANNELS else []
     return render_template("console/case.html", case=found, lines=lines, unavailable=unavailable,
-                           mine=mine, max_reply=MAX_REPLY_CHARS)
+                           mine=mine, max_reply=MAX_REPLY_CHARS, deliveries=deliveries)
 
 
 @blueprint.route("/cases/<case_id>/claim", methods=["POST"])
@@ -431,16 +465,32 @@ def reply(case_id: str) -> Any:
     if len(text) > MAX_REPLY_CHARS:
         flash(f"Je bericht is te lang (meer dan {MAX_REPLY_CHARS} tekens).", "error")
         return redirect(url_for("console.case", case_id=case_id))
+    tracked = store().start_delivery(found.id) if found.channel in DELIVERY_CHANNELS else None
     try:
         rasa().say(found.conversation_id,
-                   handoff.console_text("reply", name=current_user.display_name, text=text))
+                   handoff.console_text("reply", name=current_user.display_name, text=text),
+                   tracked.id if tracked else None)
     except RasaUnavailable:
+        _settle_unconfirmed(tracked, "assistant_down")
         flash("Je bericht is NIET verstuurd: de assistent is niet bereikbaar. Probeer het opnieuw.",
               "error")
         return redirect(url_for("console.case", case_id=case_id))
     store().audit("replied", current_user.email, found.id)
-    flash("Je bericht is verstuurd.", "info")
+    outcome = _settle_unconfirmed(tracked, "unconfirmed")
+    if outcome is None or outcome.delivered:
+        flash("Je bericht is verstuurd." if outcome is None else "Je bericht is verstuurd en afgeleverd.", "info")
+    else:
+        flash(f"Je bericht is niet afgeleverd: {_not_delivered(outcome)} {_other_route(found)}", "error")
     return redirect(url_for("console.case", case_id=case_id) + "#gesprek")
+
+
+def _settle_unconfirmed(tracked: Any, reason: str) -> Any:
+    """The delivery as the channel recorded it; still pending (no channel answered for it):
+    not delivered, for `reason`. None when the reply was not tracked (web chat)."""
+    if tracked is None:
+        return None
+    store().settle_delivery(tracked.id, False, reason)  # does nothing when the channel settled it
+    return store().delivery(tracked.id)
 
 
 @blueprint.route("/cases/<case_id>/close", methods=["POST"])
@@ -448,18 +498,25 @@ def close(case_id: str) -> Any:
     found = _case_or_404(case_id)
     if not (found.assigned_to == current_user.id or current_user.is_admin):
         abort(403)
+    if found.status == "closed":
+        flash("Deze aanvraag is al afgesloten.", "error")
+        return redirect(url_for("console.case", case_id=case_id))
+    announcement = None
+    if found.status == "claimed":
+        announcement = handoff.console_text("closed", name=found.assigned_name or "De medewerker")
+    resumed = True
+    try:  # before closing: closing deletes the number a WhatsApp parent is told on
+        rasa().resume(found.conversation_id, announcement)
+    except RasaUnavailable:
+        resumed = False
     try:
         store().close(found.id, _me())
     except CaseError:
         flash("Deze aanvraag is al afgesloten.", "error")
         return redirect(url_for("console.case", case_id=case_id))
-    try:
-        announcement = None
-        if found.status == "claimed":
-            announcement = handoff.console_text("closed", name=found.assigned_name or "De medewerker")
-        rasa().resume(found.conversation_id, announcement)
+    if resumed:
         flash("De aanvraag is afgesloten. De digitale assistent praat weer mee.", "info")
-    except RasaUnavailable:
+    else:
         flash("Afgesloten, maar de assistent kon niet worden aangezet: hij is niet bereikbaar.",
               "error")
     return redirect(url_for("console.cases"))
