@@ -13,7 +13,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import handoff
+from bot import handoff, ratelimit
 from bot.cases import CaseStore
 from bot.notify import notifier_from_env
 
@@ -198,6 +198,10 @@ class ActionOpenCase(Action):
         try:
             store = case_store()
             already = store.active_case_for(tracker.sender_id) is not None
+            if not already and not ratelimit.case_allowed(tracker.sender_id, tracker.get_latest_input_channel()):
+                logger.warning("hand-off: case limit reached for this conversation or address")
+                _say(dispatcher, [handoff.Say(handoff.texts()["case_failed"]), handoff.Say(handoff.urgent_lines())])
+                return reset
             case = handoff.open_case(store, request, notifier())
         except Exception as error:  # noqa: BLE001 - tell the parent where to go instead
             logger.error("opening a case failed: %s", type(error).__name__)

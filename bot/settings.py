@@ -91,6 +91,18 @@ def auth_token(environ: Mapping[str, str] = os.environ, token_file: Path = TOKEN
     return token, token_file
 
 
+SESSION_SECRET_ENV = "SOCKETIO_SESSION_SECRET"
+SESSION_SECRET_FILE = VAR_DIR / "socketio-session-secret"
+
+
+def socketio_session_secret(environ: Mapping[str, str] = os.environ,
+                            secret_file: Path = SESSION_SECRET_FILE) -> str:
+    """The key that signs the web chat's server-issued socket.io session ids
+    (bot/channels/socketio.py): ``SOCKETIO_SESSION_SECRET`` when set (the SAME on every Rasa
+    server), else a secret generated once into ``var/`` for ``make run`` (like the auth token)."""
+    return auth_token({"RASA_AUTH_TOKEN": environ.get(SESSION_SECRET_ENV, "")}, secret_file)[0]
+
+
 def write_secret_file(path: Path, text: str) -> None:
     """Create ``path`` readable by its owner only from the first byte (mode 0600, O_EXCL: never
     an existing file, never a window in which the secret is world-readable)."""
@@ -106,7 +118,7 @@ def write_secret_file(path: Path, text: str) -> None:
 SECRET_SETTINGS = (
     "RASA_AUTH_TOKEN", "SENDER_ID_SECRET", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
     "WHATSAPP_ACCESS_TOKEN", "TWILIO_AUTH_TOKEN", "NOTIFY_WEBHOOK_SECRET", "STATS_HASH_KEY",
-    "CONSOLE_SECRET_KEY", "WEB_SECRET_KEY", "REDIS_PASSWORD",
+    "CONSOLE_SECRET_KEY", "WEB_SECRET_KEY", "REDIS_PASSWORD", "SOCKETIO_SESSION_SECRET", "REST_TOKEN",
 )
 MIN_SECRET_CHARS = 16
 # a value containing one of these is a placeholder from an example file, whatever its length
@@ -173,7 +185,8 @@ def secrets_refusal(environ: Mapping[str, str] = os.environ, placeholders_only: 
     return ("Not starting: these secret settings are not safe to use:\n"
             + "".join(f"  - {line}\n" for line in problems)
             + f"Set each to a long random value (e.g. {GENERATE_HINT}), or leave "
-              "RASA_AUTH_TOKEN, SENDER_ID_SECRET, CONSOLE_SECRET_KEY and WEB_SECRET_KEY unset to have "
+              "RASA_AUTH_TOKEN, SENDER_ID_SECRET, CONSOLE_SECRET_KEY, WEB_SECRET_KEY and "
+              "SOCKETIO_SESSION_SECRET unset to have "
               "them generated in var/.")
 
 

@@ -216,6 +216,8 @@ def test_make_purge_and_the_kubernetes_cronjob() -> None:
     assert job["concurrencyPolicy"] == "Forbid" and len(job["schedule"].split()) == 5
     container = job["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "-m", "bot.purge"] and container["image"] == "opvoedmaatje"
-    assert {next(iter(r.values()))["name"] for r in container["envFrom"]} == {"opvoedmaatje-config", "opvoedmaatje-secrets"}
+    assert [next(iter(r.values()))["name"] for r in container["envFrom"]] == ["opvoedmaatje-config"]
+    secrets = {e["name"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
+    assert secrets == {"TRACKER_STORE_URL", "CASE_STORE_URL"}  # the stores it purges, nothing else
     compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text(encoding="utf-8"))
     assert compose["services"]["purge"]["command"][:3] == ["python", "-m", "bot.purge"]

@@ -248,22 +248,23 @@ def test_a_reply_sent_by_one_server_reaches_a_socketio_chat_held_by_the_other(cl
     import socketio
     import requests
 
-    from bot.channels.socketio import web_origins
+    from bot.channels.socketio import sender_of, web_origins
 
-    session_id = f"scale-sio-{time.time_ns()}"
+    signed: List[str] = []  # the session id is issued (and signed) by the server
 
     async def scenario() -> List[str]:
         replies: List[str] = []
         confirmed = asyncio.Event()
         client = socketio.AsyncClient()
         client.on("bot_uttered", lambda data: replies.append(data.get("text") or ""))
-        client.on("session_confirm", lambda _: confirmed.set())
+        client.on("session_confirm", lambda value: (signed.append(value), confirmed.set()))
         await client.connect(cluster.url(0), headers={"Origin": web_origins(cluster.env)[0]},
                              socketio_path="socket.io", transports=["polling"])
         try:
-            await client.emit("session_request", {"session_id": session_id})
+            await client.emit("session_request", {})
             await asyncio.wait_for(confirmed.wait(), timeout=10)
-            await client.emit("user_uttered", {"message": "hallo", "session_id": session_id})
+            session_id = sender_of(signed[0])
+            await client.emit("user_uttered", {"message": "hallo", "session_id": signed[0]})
             deadline = time.monotonic() + 60
             while not replies and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
@@ -278,8 +279,9 @@ def test_a_reply_sent_by_one_server_reaches_a_socketio_chat_held_by_the_other(cl
                 await asyncio.sleep(0.2)
             return replies[before:]
         finally:
-            await client.disconnect()
+            await client.eio.disconnect(abort=True)  # disconnect() waits for the next ping on polling
 
     pushed = asyncio.run(scenario())
+    session_id = sender_of(signed[0])
     goodbye = [e for e in cluster.stored_events(session_id) if e["type"] == "bot"][-1]
     assert goodbye["text"].startswith("Dag!") and pushed == [goodbye["text"]]

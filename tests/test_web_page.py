@@ -19,7 +19,7 @@ import requests
 from flask import Blueprint
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bot.channels.socketio import OriginSocketIOInput, web_origins
+from bot.channels.socketio import OriginSocketIOInput, sender_of, web_origins
 from bot.web import app as web_app
 from tests.web_fixture import CHANNEL_ENV, E2E_WEB_URL, Process, standin_rasa, standin_web, web_server  # noqa: F401
 
@@ -178,8 +178,9 @@ def test_socketio_limits_a_flooding_sender_with_one_kind_reply(standin_rasa: Pro
 
     from bot.ratelimit import DEFAULT_PER_MINUTE, LIMITED_REPLY
 
-    async def chat(session_id: str, messages: int) -> List[str]:
+    async def chat(session_id: str, messages: int) -> tuple[List[str], float]:
         replies: List[str] = []
+        started = time.monotonic()
         confirmed = asyncio.Event()
         client = socketio.AsyncClient()
         client.on("bot_uttered", lambda data: replies.append(data.get("text", "")))
@@ -196,19 +197,20 @@ def test_socketio_limits_a_flooding_sender_with_one_kind_reply(standin_rasa: Pro
             while len(replies) < min(messages, DEFAULT_PER_MINUTE + 1) and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             await asyncio.sleep(0.5)  # nothing more may come
+            elapsed = time.monotonic() - started
         finally:
-            await client.disconnect()
-        return replies
+            # not disconnect(): with long-polling python-socketio >= 5.12 waits for the next ping
+            await client.eio.disconnect(abort=True)
+        return replies, elapsed
 
     async def scenario() -> None:
-        started = time.monotonic()
-        flood = await chat(f"flood-{time.time_ns()}", DEFAULT_PER_MINUTE + 8)
-        refilled = int((time.monotonic() - started) * DEFAULT_PER_MINUTE / 60) + 1  # the bucket refills
+        flood, elapsed = await chat(f"flood-{time.time_ns()}", DEFAULT_PER_MINUTE + 8)
+        refilled = int(elapsed * DEFAULT_PER_MINUTE / 60) + 1  # the bucket refills
         answered = sum(r.startswith("Je schreef:") for r in flood)
         assert DEFAULT_PER_MINUTE <= answered <= DEFAULT_PER_MINUTE + refilled < DEFAULT_PER_MINUTE + 8
         assert flood.count(LIMITED_REPLY) == 1
         assert len(flood) == answered + 1
-        other = await chat(f"other-{time.time_ns()}", 1)
+        other, _ = await chat(f"other-{time.time_ns()}", 1)
         assert other == ["Je schreef: vraag 0 (bericht 1)"]
 
     asyncio.run(scenario())
@@ -330,6 +332,26 @@ def test_clearing_the_conversation_starts_a_new_session(page: Page, standin_web:
     assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") != old
     page.reload()
     expect(page.locator("#chat-log .msg")).to_have_count(2)
+
+
+def test_a_stored_id_the_server_did_not_issue_starts_a_fresh_conversation(page: Page, standin_web: Process) -> None:
+    """Issue 15: the server issues and signs the session id. A stored id it did not sign (tampered
+    with, or another conversation's bare id) is not continued: the server starts a new one, and
+    the page forgets what it showed, since that is not the conversation at the server."""
+    page.goto(standin_web.url)
+    say(page, "eerste")
+    expect(bot_messages(page)).to_have_count(1)
+    signed = stored(page)["session"]
+    assert signed and sender_of(signed) != signed
+    for forged in [signed[:-4] + ("AAAA" if not signed.endswith("AAAA") else "BBBB"), sender_of(signed)]:
+        page.evaluate("id => localStorage.setItem('opvoedmaatje.session_id', id)", forged)
+        page.reload()
+        page.wait_for_function("bad => { const v = localStorage.getItem('opvoedmaatje.session_id');"
+                               " return v && v !== bad; }", arg=forged)
+        expect(page.locator("#chat-log .msg")).to_have_count(0)
+        assert stored(page)["session"] != signed and stored(page)["history"] is None
+        say(page, "weer")
+        expect(bot_messages(page)).to_have_text([re.compile(r"\(bericht 1\)")])  # a new conversation
 
 
 DAY_MS = 24 * 3600 * 1000
@@ -512,7 +534,9 @@ def test_e2e_web_conversation_concern_age_reassurance_support_nearby(page: Page,
     expect(choices.get_by_role("button", name="Meer tips")).to_be_visible()
     assert axe_violations(page) == []
 
-    session_id = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    signed = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    session_id = sender_of(signed)                           # the page keeps the server's signed id
+    assert signed != session_id
     slots = assistant.slots(session_id)
     assert slots["topic"] == "slapen" and slots["age_months"] == 18 and slots["severity"] == "normaal"
 
@@ -523,7 +547,7 @@ def test_e2e_web_conversation_concern_age_reassurance_support_nearby(page: Page,
     expect(bot_messages(page)).to_have_count(count)
     say(page, "/more_tips")
     replies_after(page, count)
-    assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") == session_id
+    assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") == signed
     events = requests.get(f"{assistant.url}/conversations/{session_id}/tracker",
                           params={"token": assistant.token}, timeout=30).json()["events"]
     user_texts = [e.get("text") for e in events if e.get("event") == "user"]
@@ -538,26 +562,26 @@ def test_e2e_socketio_slash_text_is_ordinary_text_and_a_crisis_is_answered(assis
 
     from bot import situations
 
-    session_id = f"slash-{time.time_ns()}"
+    confirmed_ids: List[str] = []
 
     async def scenario() -> List[str]:
         replies: List[str] = []
         confirmed = asyncio.Event()
         client = socketio.AsyncClient()
         client.on("bot_uttered", lambda data: replies.append(data.get("text", "")))
-        client.on("session_confirm", lambda _: confirmed.set())
+        client.on("session_confirm", lambda signed: (confirmed_ids.append(signed), confirmed.set()))
         await client.connect(assistant.url, headers={"Origin": E2E_WEB_URL}, socketio_path="socket.io",
                              transports=["polling"])
         try:
-            await client.emit("session_request", {"session_id": session_id})
+            await client.emit("session_request", {})
             await asyncio.wait_for(confirmed.wait(), timeout=10)
             await client.emit("user_uttered", {"message": "/restart mijn zoon van 6 is weg en ik kan hem nergens vinden",
-                                               "session_id": session_id})
+                                               "session_id": confirmed_ids[0]})
             deadline = time.monotonic() + 30
             while len(replies) < 2 and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
         finally:
-            await client.disconnect()
+            await client.eio.disconnect(abort=True)  # disconnect() waits for the next ping on polling
         return replies
 
     from concurrent.futures import ThreadPoolExecutor
@@ -565,7 +589,7 @@ def test_e2e_socketio_slash_text_is_ordinary_text_and_a_crisis_is_answered(assis
     with ThreadPoolExecutor(1) as pool:  # its own event loop: the browser tests may hold this thread's
         replies = pool.submit(asyncio.run, scenario()).result(timeout=60)
     assert replies and replies[0] == situations.reply("vermist"), replies
-    assert assistant.slots(session_id)["situation"] == "vermist"
+    assert assistant.slots(sender_of(confirmed_ids[0]))["situation"] == "vermist"
 
 
 def test_e2e_the_erase_button_erases_at_the_municipality_and_on_the_page(page: Page, web_server: Process,
@@ -577,7 +601,8 @@ def test_e2e_the_erase_button_erases_at_the_municipality_and_on_the_page(page: P
     page.goto(web_server.url)
     say(page, "mijn dochter wil niet slapen")
     replies_after(page, 0)
-    session_id = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    signed = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    session_id = sender_of(signed)
     database = assistant.env["TRACKER_STORE_URL"].replace("sqlite:///", "")
 
     def rows() -> int:
@@ -591,4 +616,97 @@ def test_e2e_the_erase_button_erases_at_the_municipality_and_on_the_page(page: P
     while rows() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert rows() == 0
-    assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") != session_id
+    assert page.evaluate("localStorage.getItem('opvoedmaatje.session_id')") != signed
+
+
+def _deliver(assistant: Any, session_id: str, text: str) -> None:
+    """A bot message into a conversation through its latest channel, as the console delivers a
+    professional's answer (bot/console/rasa_client.py)."""
+    answer = requests.post(f"{assistant.url}/conversations/{session_id}/tracker/events",
+                           params={"token": assistant.token, "execute_side_effects": "true",
+                                   "output_channel": "latest"},
+                           json=[{"event": "bot", "text": text, "data": {}, "metadata": {}}], timeout=30)
+    answer.raise_for_status()
+
+
+def test_e2e_clearing_the_conversation_leaves_its_room(page: Page, web_server: Process, assistant: Any) -> None:
+    """Issue 15: after "Gesprek wissen op dit apparaat" nothing sent to the old conversation (a
+    professional's answer) reaches the page; the new conversation's messages do."""
+    page.goto(web_server.url)
+    say(page, "mijn dochter wil niet slapen")
+    count = replies_after(page, 0)
+    signed = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    old = sender_of(signed)
+    _deliver(assistant, old, "Een bericht van de jeugdverpleegkundige.")
+    expect(bot_messages(page)).to_have_count(count + 1)
+    expect(bot_messages(page).last).to_contain_text("jeugdverpleegkundige")
+
+    page.get_by_role("button", name="Gesprek wissen op dit apparaat").click()
+    expect(page.locator("#chat-log .msg")).to_have_count(0)
+    page.wait_for_function("old => { const v = localStorage.getItem('opvoedmaatje.session_id');"
+                           " return v && v !== old; }", arg=signed)
+    say(page, "hallo")
+    count = replies_after(page, 0)
+    new = sender_of(page.evaluate("localStorage.getItem('opvoedmaatje.session_id')"))
+    assert new != old
+    _deliver(assistant, old, "Nog een bericht voor het oude gesprek.")
+    _deliver(assistant, new, "Een bericht voor het nieuwe gesprek.")  # after it, on the same server
+    expect(bot_messages(page)).to_have_count(count + 1)
+    expect(bot_messages(page).last).to_contain_text("nieuwe gesprek")
+    page.wait_for_timeout(500)
+    assert "oude gesprek" not in page.locator("#chat-log").inner_text()
+
+
+WEBCHAT = ROOT / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+WEBCHAT_PAGE = """<!doctype html>
+<html lang="nl"><head><meta charset="utf-8"><title>rasa-webchat op een gemeentepagina</title></head>
+<body>
+  <div id="webchat"></div>
+  <script src="/rasa-webchat/index.js"></script>
+  <script>
+    WebChat.default({socketUrl: "%s", socketPath: "/socket.io/", embedded: true, title: "Opvoedmaatje",
+                     customData: {language: "nl"}, params: {storage: "local"}},
+                    document.getElementById("webchat"));
+  </script>
+</body></html>"""
+
+
+def open_webchat_page(page: Page, origin: str, rasa_url: str) -> None:
+    """A municipality's page embedding the community widget (npm rasa-webchat 1.0.1, from
+    node_modules): a document of an allowed origin (the web server's, so that Chromium counts it
+    as local like the Rasa server) whose content is the embedding page."""
+    page.goto(f"{origin}/health")
+    page.set_content(WEBCHAT_PAGE % rasa_url)
+
+
+def test_e2e_the_rasa_webchat_widget_converses_and_keeps_its_conversation_over_a_reload(
+        page: Page, web_server: Process, assistant: Any) -> None:
+    """The community widget stores the signed id the server issues and presents it again: it
+    converses, and a reload keeps the conversation (shown, and at the server)."""
+    assert WEBCHAT.is_file(), "npm ci installs rasa-webchat (package.json)"
+    script = WEBCHAT.read_bytes()
+    page.route(f"{web_server.url}/rasa-webchat/index.js",
+               lambda route: route.fulfill(status=200, body=script, content_type="text/javascript"))
+    open_webchat_page(page, web_server.url, assistant.url)
+    bot = page.locator(".rw-response .rw-message-text")  # not the typing dots (also .rw-response)
+    page.locator(".rw-new-message").fill("mijn dochter wil niet slapen")
+    page.keyboard.press("Enter")
+    expect(bot.first).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(2500)  # the rest of the answer
+    first = " ".join(bot.all_inner_texts()).lower()
+    assert "digitale assistent" in first or "geen mens" in first
+    assert "oud" in first                                    # "Hoe oud is je kind?"
+    shown = bot.count()
+    signed = page.evaluate("JSON.parse(localStorage.getItem('chat_session')).session_id")
+    session_id = sender_of(signed)
+    assert signed != session_id                              # the widget keeps the signed id
+
+    page.reload()
+    page.set_content(WEBCHAT_PAGE % assistant.url)           # the same embedding page, reloaded
+    expect(bot).to_have_count(shown, timeout=20_000)         # the conversation is still shown
+    page.locator(".rw-new-message").fill("anderhalf")
+    page.keyboard.press("Enter")
+    expect(bot).not_to_have_count(shown, timeout=60_000)
+    assert page.evaluate("JSON.parse(localStorage.getItem('chat_session')).session_id") == signed
+    slots = assistant.slots(session_id)                      # the server continued the conversation
+    assert slots["topic"] == "slapen" and slots["age_months"] == 18

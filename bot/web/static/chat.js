@@ -1,7 +1,11 @@
 /* Opvoedmaatje web chat: a small accessible socket.io widget (no framework, no CDN).
  *
- * Talks Rasa's socket.io channel: `session_request` / `session_confirm` with a session id kept
- * in localStorage (a reload keeps the conversation), `user_uttered` / `bot_uttered` messages.
+ * Talks the project's socket.io channel: `session_request` / `session_confirm`, `user_uttered` /
+ * `bot_uttered` messages. The session id is issued and signed by the server; the page keeps the
+ * signed id in localStorage and presents it again after a reload, which keeps the conversation.
+ * When the server answers another id (it did not accept the stored one: forged, or signed with
+ * a secret that has since changed), the conversation at the server is a new one, and the page
+ * forgets what it showed. Requesting a new session ("Gesprek wissen") leaves the old one's room.
  * The conversation shown is kept in localStorage too, until "Gesprek wissen" is used, and never
  * longer than the retention period (data-retention-days, the catalogue's retention_days) after
  * the last message: older messages are dropped, and when the last one is older the session id
@@ -48,6 +52,7 @@
 
   var socket = null;
   var sessionId = null;
+  var requestedId = null;   /* the signed id presented in the last session_request */
   var confirmed = false;
   var queue = [];
   var typingTimer = null;
@@ -282,6 +287,7 @@
 
   function requestSession() {
     confirmed = false;
+    requestedId = sessionId;
     socket.emit("session_request", { session_id: sessionId });
   }
 
@@ -303,11 +309,20 @@
     socket.on("session_confirm", function (data) {
       var id = typeof data === "string" ? data : (data && data.session_id);
       if (typeof id !== "string" || !id) { return; }
+      var pending = [];
+      if (requestedId && requestedId !== id) {
+        /* the server did not continue the stored conversation: what is shown is not it; what
+           the parent typed meanwhile goes to the new one */
+        pending = queue.slice();
+        clearConversation("", false, false);
+      }
+      requestedId = null;
       sessionId = id;
       save(SESSION_KEY, id);
       if (load(SAVED_AT_KEY) === null) { touch(); }   /* a session without messages expires too */
       confirmed = true;
       while (queue.length) { emitMessage(queue.shift()); }
+      pending.forEach(function (payload) { sendMessage(payload); });
     });
     socket.on("bot_uttered", receive);
     socket.on("connect_error", function () {
@@ -327,9 +342,9 @@
     input.focus();
   });
 
-  /* Forget the conversation on this device: stored history, session id, what is shown; the
-     next message starts a new session. */
-  function clearConversation(statusText, focus) {
+  /* Forget the conversation on this device: stored history, session id, what is shown; a new
+     session is requested (unless `request` is false), and the server leaves the old one's room. */
+  function clearConversation(statusText, focus, request) {
     forgetStored();
     history = [];
     answer = [];
@@ -343,7 +358,7 @@
     label.textContent = "Gesprek met Opvoedmaatje";
     log.appendChild(label);
     if (empty) { log.appendChild(empty); }
-    if (socket) { requestSession(); }
+    if (socket && request !== false) { requestSession(); }
     setStatus(statusText || "");
     if (focus) { input.focus(); }
   }
