@@ -1,6 +1,7 @@
 """Shared fixtures: the trained model and the real servers, started once per test session."""
 from __future__ import annotations
 
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import pytest
 import requests
 
 from bot import serve, settings
+from tests import log_scan
 from tests.web_fixture import CHANNEL_ENV, free_port
 
 ROOT = settings.PROJECT_ROOT
@@ -27,6 +29,7 @@ class Assistant:
     env: Dict[str, str]  # the settings the servers run with (ports, stores, token)
 
     def say(self, sender: str, text: str) -> List[Dict[str, Any]]:
+        log_scan.remember(sender, text)
         answer = requests.post(f"{self.url}/webhooks/rest/webhook",
                                json={"sender": sender, "message": text}, timeout=60)
         answer.raise_for_status()
@@ -40,6 +43,27 @@ class Assistant:
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.log_dir.glob("*.log"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    project = logging.getLogger("bot")
+    project.setLevel(logging.INFO)  # as production logs
+    project.addHandler(log_scan.RunRecords(level=logging.INFO))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The whole run's logs hold no message text, sender id, phone number, e-mail address or
+    pseudonym (issue 14): a leak fails the run."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or session.config.getoption("collectonly"):
+        return
+    found = log_scan.scan_run(factory.getbasetemp())
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["Personal data in the logs of this run (issue 14):"] + [f"  {f}" for f in found[:50]]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def new_sender() -> str:
