@@ -33,6 +33,7 @@ from bot.situations import SITUATIONS
 CRISIS_PREFIX = "crisis_"
 SAFETY_CHECK, SAFETY_NO = "safety_check", "safety_no"  # the safety question, and its "nee"
 SAFETY_INTENTS = (SAFETY_CHECK, SAFETY_NO)
+CRISIS_THRESHOLD, ASK_THRESHOLD = 0.7, 0.4  # defaults; config.yml sets them for the model
 CONTEXT_MESSAGES = 2  # earlier messages of the parent that are read with the new one
 
 CRISIS = "crisis"  # give the crisis reply of ``situation`` now
@@ -100,7 +101,7 @@ def _named_situation(found: CrisisMatch, mass: float, situation: Optional[str], 
     return situation if situation and mass >= ask_threshold else found.situation
 
 
-def assess(evidence: Evidence, crisis_threshold: float = 0.65, ask_threshold: float = 0.4) -> Verdict:
+def assess(evidence: Evidence, crisis_threshold: float = CRISIS_THRESHOLD, ask_threshold: float = ASK_THRESHOLD) -> Verdict:
     """The verdict on one message, in its conversation. Never raises on odd input."""
     text = evidence.text if isinstance(evidence.text, str) else ""
     mass, situation = crisis_mass(evidence.ranking)

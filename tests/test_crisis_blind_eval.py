@@ -25,7 +25,7 @@ def test_outcome_of_a_parse() -> None:
 def test_right_number_is_read_from_the_reply_of_the_situation_given() -> None:
     assert B.names_a_right_number("vermist", "vermist")
     assert B.names_a_right_number("suicidaal_kind", "suicidaal_kind")
-    assert not B.names_a_right_number("suicidaal_kind", "vermist")  # 112 alone is not 113
+    assert not B.names_a_right_number("suicidaal_kind", "medisch_baby")  # 112 alone is not 113
     assert not B.names_a_right_number("vermist", None)
 
 

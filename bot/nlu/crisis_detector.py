@@ -130,7 +130,7 @@ class CrisisDetector(GraphComponent, IntentClassifier):
         # summed probability of the crisis intents: a crisis at or above crisis_threshold, one
         # safety question between ask_threshold and it (chosen on the development sets; the blind
         # set only measures it: reports/crisis-blind-*.md)
-        return {"crisis_threshold": 0.65, "ask_threshold": 0.4}
+        return {"crisis_threshold": safety.CRISIS_THRESHOLD, "ask_threshold": safety.ASK_THRESHOLD}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._crisis = float(config["crisis_threshold"])
