@@ -15,8 +15,9 @@ evidence, strongest first:
 3. **The classifier**: the summed probability of the crisis intents (one per situation), from the
    calibrated classifier that has seen many ways parents write. At or above ``crisis_threshold``
    it is a crisis; in the grey zone down to ``ask_threshold`` the assistant asks one safety
-   question (CONTRACT.md 4b) instead of guessing. A known figure of speech ("ik schrok me dood")
-   keeps the classifier alone from escalating.
+   question (CONTRACT.md 4b) instead of guessing. For a message that talks about danger rather
+   than being in it, the classifier alone asks only in the upper half of the grey zone. A known
+   figure of speech ("ik schrok me dood") keeps the classifier alone from escalating.
 
 The answer to the safety question: "ja" (or the button) is the crisis of the situation asked
 about; "nee" goes on with the parent's question (``SAFE``). Anything else is read as a new
@@ -137,4 +138,6 @@ def assess(evidence: Evidence, crisis_threshold: float = CRISIS_THRESHOLD, ask_t
         return Verdict(NONE)
     if mass >= crisis_threshold:
         return Verdict(CRISIS, situation, "classifier")
+    if talks_about_danger(text) and mass < (ask_threshold + crisis_threshold) / 2:
+        return Verdict(NONE)  # a question about danger: the classifier alone asks only when surer
     return Verdict(ASK, situation, "classifier")

@@ -198,7 +198,7 @@ def test_no_example_from_eval_sample() -> None:
 @pytest.mark.parametrize("path", sorted((ROOT / "tests" / "data").glob("crisis_*/*.yml"))
                          + [ROOT / "tests" / "data" / "crisis_dev.yml"], ids=lambda p: p.parent.name + "/" + p.name)
 def test_no_example_from_a_crisis_evaluation_set(path: Path) -> None:
-    _assert_no_leak(path, min_words=3)  # a greeting opening a two-message case may be anywhere
+    _assert_no_leak(path, min_words=5)  # a short opening of a two-message case ("ik ben zo moe") may be anywhere
 
 
 def test_no_example_from_heldout_set() -> None:

@@ -62,6 +62,13 @@ def test_the_classifier_decides_above_the_crisis_threshold_and_asks_in_the_grey_
     assert verdict("hij is al uren weg", ranking(0.2)).kind == "none"
 
 
+def test_a_question_about_danger_gets_the_safety_question_only_from_a_surer_classifier() -> None:
+    about = "wat moet ik doen als hij ooit wegloopt?"  # talks about danger (crisis.yml about_danger)
+    assert verdict(about, ranking(0.5)).kind == "none"
+    assert verdict(about, ranking(0.6)).kind == "ask"  # the upper half of the grey zone
+    assert verdict("hij is al uren weg", ranking(0.5)).kind == "ask"
+
+
 def test_the_crisis_mass_is_summed_over_situations() -> None:
     rank = [("topic_opvoeden_algemeen", 0.28), ("crisis_vermist", 0.38), ("crisis_uitbuiting", 0.34)]
     found = verdict("hij komt niet meer thuis", rank)
