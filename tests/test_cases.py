@@ -447,7 +447,7 @@ def test_purge_deletes_expired_cases_and_keeps_audit_rows_without_content(store:
     ({}, None, 90),
 ])
 def test_retention_days(monkeypatch: pytest.MonkeyPatch, env: dict, catalogue_days, expected: int) -> None:
-    import bot.catalogue.model as model
+    import bot.catalogue.loader as model
 
     class Municipality:
         retention_days = catalogue_days

@@ -11,18 +11,22 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
+import pyotp
 import pytest
 from flask.testing import FlaskClient
 
 from bot import handoff
 from bot.cases import CaseStore
 from bot.console import __main__ as console_cli
+from bot.console import auth as console_auth
 from bot.console.app import create_app
 from bot.console.auth import hash_password
 
 TOKEN = "rasa-test-token"
 PASSWORD = "een lang wachtwoord 42"
 PASSWORD_HASH = hash_password(PASSWORD)  # scrypt is slow on purpose: hash once
+ADMIN = "beheer@voorbeeldstad.example"
+ADMIN_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # the fixture's admin has set up the second factor
 
 
 class RasaStandIn:
@@ -92,11 +96,52 @@ def rasa() -> Iterator[RasaStandIn]:
     stand_in.stop()
 
 
+class TotpClock:
+    """The time the console checks codes against: it moves on only when a test needs the next
+    code (a used code is refused until the next 30-second step), so no test waits or races."""
+
+    def __init__(self) -> None:
+        self.now = (time.time() // 30) * 30 + 1  # just after the start of a step
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, steps: int = 1) -> None:
+        self.now += 30 * steps
+
+
+@pytest.fixture(autouse=True)
+def totp_clock(monkeypatch: pytest.MonkeyPatch) -> TotpClock:
+    clock = TotpClock()
+    monkeypatch.setattr(console_auth, "totp_clock", clock)
+    return clock
+
+
+def totp_code(store: CaseStore, email: str, secret: str | None = None) -> str:
+    """The code the user's authenticator app shows now, as pyotp computes it from the stored
+    secret (or `secret`); when this step's code was used, the app's next one (time moves on)."""
+    user = store.user_by_email(email)
+    secret = secret or store.totp_secret(user.id)
+    assert secret, f"{email} has no second factor"
+    totp, clock = pyotp.TOTP(secret), console_auth.totp_clock
+    if user.totp_last_step is not None and secret == store.totp_secret(user.id):
+        behind = user.totp_last_step - totp.timecode(clock()) + 1
+        if behind > 0 and isinstance(clock, TotpClock):
+            clock.advance(behind)
+    return totp.at(clock())
+
+
+def enrolment_secret(page: str) -> str:
+    """The secret the enrolment page shows to type over (groups of four)."""
+    return re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> CaseStore:
     store = CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}")
     team = store.add_team("Wijkteam Noord")  # the only team: every new case goes to it
-    store.add_user("beheer@voorbeeldstad.example", "Beheer", PASSWORD_HASH, "admin")
+    admin = store.add_user(ADMIN, "Beheer", PASSWORD_HASH, "admin")
+    store.enable_totp(admin.id, ADMIN_SECRET, "test")  # required for admins
     store.add_user("sanne@voorbeeldstad.example", "Sanne", PASSWORD_HASH, "professional", team_id=team.id)
     store.add_user("piet@voorbeeldstad.example", "Piet", PASSWORD_HASH, "professional", team_id=team.id)
     return store
@@ -123,9 +168,29 @@ def csrf(client, path: str = "/console/login") -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-def login(client, email: str = "sanne@voorbeeldstad.example", password: str = PASSWORD):
-    return client.post("/console/login", data={"email": email, "password": password,
-                                               "csrf_token": csrf(client)})
+def login(client, email: str = "sanne@voorbeeldstad.example", password: str = PASSWORD,
+          code: bool = True):
+    """Log in with the password; a user with a second factor then gives the code of their app
+    (unless `code` is False: the answer to the password is returned). An admin without one is
+    sent to set it up (the answer to the password: see `enrol`)."""
+    answer = client.post("/console/login", data={"email": email, "password": password,
+                                                  "csrf_token": csrf(client)})
+    if not code or answer.status_code != 302 or answer.headers["Location"] != "/console/login/code":
+        return answer
+    store = client.application.extensions["opvoed_console"]["store"]
+    return send_code(client, totp_code(store, email))
+
+
+def send_code(client, code: str, path: str = "/console/login/code"):
+    return client.post(path, data={"code": code, "csrf_token": csrf(client, path)})
+
+
+def enrol(client, store: CaseStore, email: str, path: str = "/console/login/enrol"):
+    """Set up the second factor on the enrolment page `path`, as a user with an app does."""
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    secret = enrolment_secret(page.get_data(as_text=True))
+    return send_code(client, totp_code(store, email, secret), path)
 
 
 def new_case(store: CaseStore, conversation: str = "conv-1", **fields: Any):
@@ -141,7 +206,8 @@ def audit_actions(store: CaseStore, case_id: str) -> list[tuple[str, str]]:
 def _console_routes(app) -> list[tuple[str, str]]:
     routes = []
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("console.") or rule.endpoint in ("console.login", "console.static"):
+        if not rule.endpoint.startswith("console.") or rule.endpoint in (
+                "console.login", "console.static", "console.login_code", "console.login_enrol"):
             continue
         path = rule.rule.replace("<case_id>", "abc").replace("<int:user_id>", "1")
         routes += [(method, path) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
@@ -159,6 +225,10 @@ def test_every_console_page_refuses_a_request_without_login(app) -> None:
             assert answer.headers["Location"].startswith("/console/login?next="), path
         else:
             assert answer.status_code == 401, (method, path)
+    # the code pages (after the password) send a browser back to the login page
+    for path in ("/console/login/code", "/console/login/enrol"):
+        assert client.get(path).headers["Location"] == "/console/login", path
+        assert client.post(path, data={"code": "123456", "csrf_token": csrf(client)}).status_code == 401, path
 
 
 def test_a_client_that_is_not_a_browser_gets_401_with_the_login_form(app, store) -> None:
@@ -466,8 +536,21 @@ def test_create_admin_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     app = create_app({"CASE_STORE_URL": url, "SECRET_KEY": "x", "RASA_URL": "http://127.0.0.1:9",
                       "RASA_AUTH_TOKEN": TOKEN})
     client = app.test_client()
-    assert login(client, "eerste@voorbeeldstad.example").status_code == 302
+    answer = login(client, "eerste@voorbeeldstad.example")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/console/login/enrol"
+    assert client.get("/console/users").status_code == 401  # not logged in before the second factor
+    store = app.extensions["opvoed_console"]["store"] or CaseStore.from_url(url)
+    app.extensions["opvoed_console"]["store"] = store
+    assert enrol(client, store, "eerste@voorbeeldstad.example").status_code == 302
     assert client.get("/console/users").status_code == 200
+    # --team: the team of that name (created when missing)
+    assert console_cli.main(["create-admin", "--email", "tweede@voorbeeldstad.example", "--team", "CJG Zuid"]) == 0
+    assert console_cli.main(["create-user", "--email", "jan@voorbeeldstad.example", "--team", "CJG Zuid"]) == 0
+    team = store.team_by_name("CJG Zuid")
+    assert team is not None and len(store.teams()) == 1
+    assert store.user_by_email("tweede@voorbeeldstad.example").team_id == team.id
+    assert store.user_by_email("jan@voorbeeldstad.example").team_id == team.id
+    assert store.user_by_email("jan@voorbeeldstad.example").role == "professional"
 
 
 def test_console_inside_the_web_app(store, rasa, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -858,3 +941,283 @@ def test_lines_of_keeps_the_session_of_the_moment_and_later_ones() -> None:
     assert len(lines_of(events, session_of=early)) == 3
     no_sessions = [{"event": "user", "text": "alles", "timestamp": 10.0}]
     assert [l.text for l in lines_of(no_sessions, session_of=moment)] == ["alles"]
+
+
+# --- the second factor (issue 15, item 4: TOTP) -----------------------------------------------------
+
+def _raw_user(store: CaseStore, email: str) -> tuple:
+    import sqlalchemy as sa
+
+    with store.engine.connect() as connection:
+        return tuple(connection.execute(sa.text(
+            "SELECT totp_secret, totp_last_step FROM console_users WHERE email = :e"), {"e": email}).one())
+
+
+def _totp_audit(store: CaseStore) -> list[tuple[str, str]]:
+    return [(e.actor, e.action) for e in reversed(store.audit_log())
+            if e.action.startswith("totp_") or e.action in ("login", "login_failed")]
+
+
+def test_an_admin_must_set_up_the_second_factor_before_anything_else(app, store) -> None:
+    store.add_user("nieuw@voorbeeldstad.example", "Nieuw", PASSWORD_HASH, "admin")
+    client = app.test_client()
+    answer = login(client, "nieuw@voorbeeldstad.example")
+    assert answer.status_code == 302 and answer.headers["Location"] == "/console/login/enrol"
+    for path in ("/console/", "/console/users", "/console/audit", "/console/account"):
+        assert client.get(path).headers["Location"].startswith("/console/login?next="), path  # not logged in
+    page = client.get("/console/login/enrol").get_data(as_text=True)
+    assert '<svg role="img" aria-label="QR-code' in page and "<path" in page  # the QR code, inline
+    secret = enrolment_secret(page)
+    assert len(secret) == 32 and pyotp.TOTP(secret).provisioning_uri(
+        name="nieuw@voorbeeldstad.example", issuer_name="Opvoedmaatje")
+    assert enrolment_secret(client.get("/console/login/enrol").get_data(as_text=True)) == secret  # a reload keeps it
+    wrong = send_code(client, "000000" if totp_code(store, "nieuw@voorbeeldstad.example", secret) != "000000"
+                      else "111111", "/console/login/enrol")
+    assert wrong.status_code == 400 and "klopt niet" in wrong.get_data(as_text=True)
+    assert not store.user_by_email("nieuw@voorbeeldstad.example").has_totp
+    right = send_code(client, totp_code(store, "nieuw@voorbeeldstad.example", secret), "/console/login/enrol")
+    assert right.status_code == 302 and right.headers["Location"] == "/console/"
+    assert client.get("/console/users").status_code == 200
+    assert store.totp_secret(store.user_by_email("nieuw@voorbeeldstad.example").id) == secret
+    assert _totp_audit(store)[-3:] == [("nieuw@voorbeeldstad.example", "totp_failed"),
+                                       ("nieuw@voorbeeldstad.example", "totp_enabled"),
+                                       ("nieuw@voorbeeldstad.example", "login")]
+    # from now on the password alone is not enough
+    other = app.test_client()
+    answer = login(other, "nieuw@voorbeeldstad.example", code=False)
+    assert answer.headers["Location"] == "/console/login/code"
+    assert other.get("/console/").status_code == 302
+    assert send_code(other, totp_code(store, "nieuw@voorbeeldstad.example")).headers["Location"] == "/console/"
+    assert other.get("/console/").status_code == 200
+
+
+def test_an_admin_logged_in_without_a_second_factor_can_only_set_it_up(app, store) -> None:
+    """A session from before the second factor existed (migration 0007): the admin sets it up
+    first and can do nothing else."""
+    import sqlalchemy as sa
+
+    client = app.test_client()
+    assert login(client, ADMIN).status_code == 302
+    with store.engine.begin() as connection:  # as after the upgrade: no secret, same session
+        connection.execute(sa.text("UPDATE console_users SET totp_secret = NULL, totp_last_step = NULL "
+                                   "WHERE email = :e"), {"e": ADMIN})
+    for path in ("/console/", "/console/users", "/console/audit", "/console/account", "/console/password"):
+        assert client.get(path).headers["Location"] == "/console/account/totp", path
+    token = csrf(client, "/console/account/totp")
+    assert client.post("/console/teams", data={"csrf_token": token, "name": "Nieuw team"}).status_code == 403
+    assert store.teams()[0].name == "Wijkteam Noord" and len(store.teams()) == 1
+    page = client.get("/console/account/totp").get_data(as_text=True)
+    assert "Gebruikers" not in page and "Uitloggen" in page  # nothing else to go to
+    assert enrol(client, store, ADMIN, "/console/account/totp").headers["Location"] == "/console/"
+    assert client.get("/console/users").status_code == 200  # the same session goes on
+
+
+def test_a_wrong_code_is_refused_and_counts_toward_the_lock_out(app, store) -> None:
+    right = totp_code(store, ADMIN)
+    wrong = f"{(int(right) + 1) % 1000000:06d}"
+    client = app.test_client()
+    login(client, ADMIN, password="fout wachtwoord 123")  # a wrong password counts too
+    assert login(client, ADMIN, code=False).headers["Location"] == "/console/login/code"
+    for _ in range(3):
+        answer = send_code(client, wrong)
+        assert answer.status_code == 401 and "klopt niet" in answer.get_data(as_text=True)
+        assert client.get("/console/").status_code == 302
+    fifth = send_code(client, "12ab56")  # not six digits: wrong as well, and the 5th failure
+    assert fifth.status_code == 429 and int(fifth.headers["Retry-After"]) > 0
+    locked = login(app.test_client(), ADMIN)  # the account is locked, also for the right password
+    assert locked.status_code == 429 and "Te veel mislukte pogingen" in locked.get_data(as_text=True)
+    assert client.get("/console/login/code").headers["Location"] == "/console/login"  # password again
+    assert login(app.test_client()).status_code == 302  # another account is not locked
+    failed = [a for a in _totp_audit(store) if a[0] == ADMIN]
+    assert failed == [(ADMIN, "login_failed")] + [(ADMIN, "totp_failed")] * 4
+    import sqlalchemy as sa
+
+    with store.engine.connect() as connection:
+        rows = [" ".join(str(v) for v in r) for r in connection.execute(sa.text("SELECT * FROM case_audit"))]
+    assert not any(wrong in row or right in row or "12ab56" in row for row in rows)
+
+
+def test_a_used_code_is_refused(app, store, totp_clock) -> None:
+    client = app.test_client()
+    code = totp_code(store, ADMIN)
+    login(client, ADMIN, code=False)
+    assert send_code(client, code).status_code == 302
+    client.post("/console/logout", data={"csrf_token": csrf(client, "/console/")})
+    thief = app.test_client()  # someone who saw the code types it within its 30 seconds (or the next 30)
+    login(thief, ADMIN, code=False)
+    replay = send_code(thief, code)
+    assert replay.status_code == 401 and thief.get("/console/").status_code == 302
+    totp_clock.advance()  # still within the window of that code: still refused
+    assert send_code(thief, code).status_code == 401
+    previous = pyotp.TOTP(ADMIN_SECRET).at(totp_clock() - 60)  # an older one that was never used
+    assert send_code(thief, previous).status_code == 401
+    assert send_code(thief, totp_code(store, ADMIN)).status_code == 302  # the app's next code works
+    assert [a for a in _totp_audit(store) if a[1] == "totp_failed"] == [(ADMIN, "totp_failed")] * 3
+
+
+def test_codes_before_and_after_count_as_pyotp_s_valid_window_1() -> None:
+    from bot.console.auth import matching_step
+
+    totp, now = pyotp.TOTP(ADMIN_SECRET), 1_800_000_015.0
+    step = totp.timecode(now)
+    assert matching_step(ADMIN_SECRET, totp.at(now), now) == step
+    assert matching_step(ADMIN_SECRET, totp.at(now - 30), now) == step - 1
+    assert matching_step(ADMIN_SECRET, totp.at(now + 30), now) == step + 1
+    assert matching_step(ADMIN_SECRET, totp.at(now - 60), now) is None
+    assert matching_step(ADMIN_SECRET, totp.at(now + 60), now) is None
+    code = totp.at(now)
+    assert matching_step(ADMIN_SECRET, f"{code[:3]} {code[3:]}", now) == step  # typed with a space
+    for candidate in (totp.at(now), totp.at(now - 30), totp.at(now + 60)):
+        assert (matching_step(ADMIN_SECRET, candidate, now) is not None) == totp.verify(
+            candidate, for_time=now, valid_window=1)
+
+
+def test_a_professional_without_a_second_factor_logs_in_with_the_password_only(app, store) -> None:
+    client = app.test_client()
+    answer = client.post("/console/login", data={"email": "sanne@voorbeeldstad.example", "password": PASSWORD,
+                                                 "csrf_token": csrf(client)})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/console/"
+    assert client.get("/console/").status_code == 200
+    page = client.get("/console/account").get_data(as_text=True)
+    assert "Staat uit" in page and "/console/account/totp" in page
+
+
+def test_a_professional_switches_the_second_factor_on_and_off_with_a_code(app, store) -> None:
+    sanne = "sanne@voorbeeldstad.example"
+    client, elsewhere = app.test_client(), app.test_client()
+    login(client)
+    login(elsewhere)
+    answer = enrol(client, store, sanne, "/console/account/totp")
+    assert answer.headers["Location"] == "/console/account"
+    assert "Staat aan" in client.get("/console/account").get_data(as_text=True)  # this session goes on
+    assert elsewhere.get("/console/").status_code == 302  # every other session ended
+    stored, step = _raw_user(store, sanne)
+    assert stored.startswith("gAAAAA") and step is not None
+    # once on, it is required at her login
+    again = app.test_client()
+    assert login(again, code=False).headers["Location"] == "/console/login/code"
+    assert send_code(again, totp_code(store, sanne)).headers["Location"] == "/console/"
+    # switching it off needs a right code
+    token = csrf(again, "/console/account")
+    refused = again.post("/console/account/totp/disable", data={"csrf_token": token, "code": "000000"
+                                                                if totp_code(store, sanne) != "000000" else "111111"})
+    assert refused.status_code == 400 and store.user_by_email(sanne).has_totp
+    assert again.post("/console/account/totp/disable", data={"csrf_token": token}).status_code == 400
+    done = again.post("/console/account/totp/disable", data={"csrf_token": token, "code": totp_code(store, sanne)})
+    assert done.headers["Location"] == "/console/account"
+    assert _raw_user(store, sanne) == (None, None)
+    assert "Staat uit" in again.get("/console/account").get_data(as_text=True)
+    assert login(app.test_client()).headers["Location"] == "/console/"  # the password alone again
+    assert [a for a in _totp_audit(store) if a[0] == sanne and a[1] != "login"] == [
+        (sanne, "totp_enabled"), (sanne, "totp_failed"), (sanne, "totp_failed"), (sanne, "totp_disabled")]
+
+
+def test_an_admin_cannot_switch_off_their_own_second_factor(app, store) -> None:
+    client = app.test_client()
+    login(client, ADMIN)
+    page = client.get("/console/account").get_data(as_text=True)
+    assert "Staat aan" in page and "verplicht" in page and "/console/account/totp/disable" not in page
+    answer = client.post("/console/account/totp/disable",
+                         data={"csrf_token": csrf(client, "/console/account"), "code": totp_code(store, ADMIN)})
+    assert answer.status_code == 403 and store.user_by_email(ADMIN).has_totp
+
+
+def test_an_admin_switches_off_the_second_factor_of_a_user_who_lost_their_phone(app, store) -> None:
+    sanne = store.user_by_email("sanne@voorbeeldstad.example")
+    store.enable_totp(sanne.id, pyotp.random_base32(), sanne.email)
+    held = app.test_client()
+    login(held)
+    assert held.get("/console/").status_code == 200
+    admin = app.test_client()
+    login(admin, ADMIN)
+    assert "aan" in admin.get("/console/users").get_data(as_text=True)
+    answer = admin.post(f"/console/users/{sanne.id}/totp/reset", data={"csrf_token": csrf(admin, "/console/users")})
+    assert answer.status_code == 302 and not store.user(sanne.id).has_totp
+    assert held.get("/console/").status_code == 302  # her sessions ended
+    assert login(app.test_client()).headers["Location"] == "/console/"
+    assert (ADMIN, "totp_disabled") in _totp_audit(store)
+    professional = app.test_client()
+    login(professional)
+    me = store.user_by_email(ADMIN)
+    assert professional.post(f"/console/users/{me.id}/totp/reset",
+                             data={"csrf_token": csrf(professional, "/console/")}).status_code == 403
+    assert store.user(me.id).has_totp
+    assert "tweestapsverificatie uitgezet" in admin.get("/console/audit").get_data(as_text=True)
+
+
+def test_the_totp_secret_is_unreadable_in_the_database_without_the_key(app, store) -> None:
+    from cryptography.fernet import Fernet
+
+    from bot.cases.crypto import ContactCipher
+
+    stored, _ = _raw_user(store, ADMIN)
+    assert stored.startswith("gAAAAA") and ADMIN_SECRET not in stored
+    with open(store.engine.url.database, "rb") as handle:
+        assert ADMIN_SECRET.encode() not in handle.read()
+    other_key = CaseStore(store.engine, ContactCipher([Fernet.generate_key()]))
+    assert other_key.totp_secret(store.user_by_email(ADMIN).id) is None
+    assert ADMIN_SECRET not in repr(store.user_by_email(ADMIN))
+    # with a key that does not fit no code is accepted (and the admin is not sent to set up a new one)
+    app.extensions["opvoed_console"]["store"] = other_key
+    client = app.test_client()
+    assert login(client, ADMIN, code=False).headers["Location"] == "/console/login/code"
+    assert send_code(client, pyotp.TOTP(ADMIN_SECRET).at(console_auth.totp_clock())).status_code == 401
+
+
+def test_the_reset_totp_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'reset.db'}"
+    monkeypatch.setenv("CASE_STORE_URL", url)
+    store = CaseStore.from_url(url)
+    user = store.add_user("kwijt@voorbeeldstad.example", "Kwijt", PASSWORD_HASH, "admin")
+    store.enable_totp(user.id, pyotp.random_base32(), user.email)
+    assert console_cli.main(["reset-totp", "--email", "kwijt@voorbeeldstad.example"]) == 0
+    assert not store.user(user.id).has_totp
+    assert store.audit_log()[0].action == "totp_disabled" and store.audit_log()[0].actor == "cli"
+    assert console_cli.main(["reset-totp", "--email", "niemand@voorbeeldstad.example"]) == 1
+
+
+def test_the_console_secret_key_file_is_created_with_mode_0600(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15, item 7: created readable by its owner only, never created and then chmod'ed."""
+    import os
+    import stat
+
+    from flask import Flask
+
+    from bot import settings
+    from bot.console import views
+
+    key_file = tmp_path / "var" / "console-secret-key"
+    monkeypatch.setattr(views, "SECRET_FILE", key_file)
+    monkeypatch.delenv("CONSOLE_SECRET_KEY", raising=False)
+    created = []
+    real_open = os.open
+
+    def watching_open(path, flags, mode=0o777, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path) == str(key_file):
+            created.append((flags & os.O_CREAT and flags & os.O_EXCL, mode))
+        return real_open(path, flags, mode, *args, **kwargs)
+
+    monkeypatch.setattr(settings.os, "open", watching_open)
+    monkeypatch.setattr(Path, "chmod", lambda *_a, **_k: pytest.fail("chmod after creation"))
+    old_umask = os.umask(0o022)
+    try:
+        key = views._secret_key(Flask(__name__))
+    finally:
+        os.umask(old_umask)
+    assert created and created[0][0] and created[0][1] == 0o600
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert key_file.read_text().strip() == key and len(key) >= 48
+    assert views._secret_key(Flask(__name__)) == key  # read back, not made again
+
+
+def test_the_code_must_follow_the_password_within_minutes(app, store) -> None:
+    client = app.test_client()
+    login(client, ADMIN, code=False)
+    with client.session_transaction() as session:
+        session["console_pending"] = {**session["console_pending"], "at": time.time() - 5 * 60 - 5}
+    answer = client.get("/console/login/code")
+    assert answer.headers["Location"] == "/console/login"
+    assert "Dat duurde te lang" in client.get("/console/login").get_data(as_text=True)
+    again = client.post("/console/login/code", data={"code": totp_code(store, ADMIN), "csrf_token": csrf(client)})
+    assert again.status_code == 401  # the password first, again
+    assert client.get("/console/").status_code == 302

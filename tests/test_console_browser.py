@@ -1,12 +1,15 @@
 """The console in a real headless browser (Debian chromium + Playwright): a professional logs in,
-claims a case and replies; the reply reaches the (stand-in) Rasa conversation."""
+claims a case and replies; the reply reaches the (stand-in) Rasa conversation. An admin sets up
+the second factor with the QR page and logs in with a code (axe-core checks those pages)."""
 from __future__ import annotations
 
 import shutil
 import threading
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Dict, Iterator, List
 
+import pyotp
 import pytest
 from werkzeug.serving import make_server
 
@@ -17,6 +20,8 @@ from bot.console.app import create_app
 from test_console import PASSWORD, PASSWORD_HASH, TOKEN, RasaStandIn
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -84,3 +89,75 @@ def test_professional_logs_in_claims_and_replies(console) -> None:
                for c in posts)
     assert [a.action for a in reversed(store.audit_log(case.id))] == [
         "created", "viewed", "claimed", "viewed", "replied", "viewed"]
+
+
+def axe_violations(page: Any) -> List[Dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async (tags) => {
+             const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
+             return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                                 nodes: v.nodes.map(n => n.target.join(' '))}));
+           }""", WCAG_TAGS)
+
+
+def app_code(store: CaseStore, email: str, secret: str) -> str:
+    """What the admin's authenticator app shows: this 30 seconds' code, or, when that one was
+    used already (just now, to set it up), the next one (the console accepts one step ahead)."""
+    totp = pyotp.TOTP(secret)
+    last = store.user_by_email(email).totp_last_step
+    step = totp.timecode(time.time())
+    return totp.generate_otp(step if last is None or step > last else last + 1)
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (npm ci)")
+def test_an_admin_sets_up_the_second_factor_and_logs_in_with_a_code(console) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, store, _rasa = console
+    email = "beheer@voorbeeldstad.example"
+    store.add_user(email, "Beheer", PASSWORD_HASH, "admin")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(locale="nl-NL", bypass_csp=True)  # only so that axe can be injected
+            page = context.new_page()
+            page.goto(f"{base}/console/")
+            page.get_by_label("E-mailadres").fill(email)
+            page.get_by_label("Wachtwoord").fill(PASSWORD)
+            page.get_by_role("button", name="Inloggen").click()
+            # straight to setting up the second factor: the QR code and the key to type over
+            expect(page.get_by_role("heading", name="Tweestapsverificatie instellen")).to_be_visible()
+            expect(page.get_by_role("img", name="QR-code om in je app te scannen")).to_be_visible()
+            assert axe_violations(page) == []
+            secret = page.locator("code.secret").inner_text().replace(" ", "")
+            assert len(secret) == 32
+            page.get_by_label("Code van 6 cijfers").fill(app_code(store, email, secret))
+            page.get_by_role("button", name="Aanzetten").click()
+            expect(page.get_by_role("heading", name="Aanvragen", exact=True)).to_be_visible()
+            expect(page.get_by_role("status").first).to_contain_text("Tweestapsverificatie staat aan")
+
+            page.get_by_role("link", name="Mijn account").click()
+            expect(page.get_by_role("heading", name="Mijn account")).to_be_visible()
+            expect(page.get_by_text("Voor beheerders is dit verplicht.")).to_be_visible()
+            assert axe_violations(page) == []
+            page.get_by_role("button", name="Uitloggen").click()
+
+            # the next login asks for the code after the password
+            page.get_by_label("E-mailadres").fill(email)
+            page.get_by_label("Wachtwoord").fill(PASSWORD)
+            page.get_by_role("button", name="Inloggen").click()
+            expect(page.get_by_role("heading", name="Code invullen")).to_be_visible()
+            assert axe_violations(page) == []
+            page.get_by_label("Code van 6 cijfers").fill("000000" if app_code(store, email, secret) != "000000"
+                                                         else "111111")
+            page.get_by_role("button", name="Inloggen").click()
+            expect(page.get_by_role("alert")).to_contain_text("klopt niet")
+            assert axe_violations(page) == []
+            page.get_by_label("Code van 6 cijfers").fill(app_code(store, email, secret))
+            page.get_by_role("button", name="Inloggen").click()
+            expect(page.get_by_role("heading", name="Aanvragen", exact=True)).to_be_visible()
+        finally:
+            browser.close()
+    actions = [e.action for e in reversed(store.audit_log()) if e.actor == email]
+    assert actions == ["totp_enabled", "login", "logout", "totp_failed", "login"]

@@ -81,6 +81,8 @@ USER_FIELDS: Dict[str, str] = {
     "active": "actief",
     "created_at": "tijdstip aangemaakt",
     "team_id": "team van de medewerker",
+    "totp_secret": "geheime sleutel van de tweestapsverificatie",
+    "totp_last_step": "laatst gebruikte code",
 }
 TEAM_FIELDS: Dict[str, str] = {
     "id": "volgnummer",
@@ -107,7 +109,7 @@ def catalogue_days(monkeypatch: pytest.MonkeyPatch) -> int:
     """The retention period of the shipped catalogue, as the purge and the case store read it."""
     monkeypatch.delenv("CASE_RETENTION_DAYS", raising=False)
     monkeypatch.delenv("OPVOED_CATALOGUE", raising=False)
-    from bot.catalogue.model import load_catalogue
+    from bot.catalogue.loader import load_catalogue
 
     days = retention_days({})
     configured = load_catalogue().municipality.retention_days

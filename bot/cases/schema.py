@@ -21,6 +21,7 @@ AUDIT_ACTIONS = (
     "login", "login_failed", "logout",
     "team_created", "user_team_changed",
     "erased",  # what is left of a case's audit rows once the parent erased the conversation
+    "totp_enabled", "totp_disabled", "totp_failed",  # the console's second factor (never the code)
 )
 # a professional's reply to a WhatsApp or Twilio parent: delivered, or not and why (issue 14, item 5)
 DELIVERY_STATUSES = ("pending", "delivered", "not_delivered")
@@ -53,6 +54,11 @@ console_users = sa.Table(
     # bumped by logout and a password change: console sessions of an older version are refused
     sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id", ondelete="SET NULL")),
+    # the second factor (TOTP, migration 0007): a Fernet token of the secret (bot/cases/crypto.py),
+    # never clear text; none: no second factor. The last 30-second step a code was accepted for:
+    # a code is never accepted twice
+    sa.Column("totp_secret", sa.String(512)),
+    sa.Column("totp_last_step", sa.BigInteger),
     sa.CheckConstraint(_in("role", ROLES), name="ck_console_users_role"),
 )
 

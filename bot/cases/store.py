@@ -136,10 +136,18 @@ class User:
     created_at: datetime
     session_version: int = 0  # bumped by logout and a password change (older sessions refused)
     team_id: Optional[int] = None
+    # the second factor as stored: a Fernet token of the TOTP secret (decrypted by `totp_secret`)
+    totp_token: Optional[str] = field(default=None, repr=False)
+    totp_last_step: Optional[int] = None  # the last 30-second step a code was accepted for
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def has_totp(self) -> bool:
+        """The user logs in with a code from an authenticator app after the password."""
+        return self.totp_token is not None
 
     def may_see(self, case: "Case") -> bool:
         """Admins see every case; a professional only the cases of their own team (a case
@@ -232,7 +240,7 @@ def retention_days(environ: Mapping[str, str] = os.environ) -> int:
             pass
         logger.warning("%s is not a positive whole number; ignored", RETENTION_ENV)
     try:
-        from bot.catalogue.model import load_catalogue
+        from bot.catalogue.loader import load_catalogue
 
         municipality = load_catalogue().municipality
         if municipality is not None and municipality.retention_days:
@@ -347,7 +355,9 @@ class CaseStore:
                     password_hash=row.password_hash, role=row.role, active=bool(row.active),
                     created_at=_from_db(row.created_at),
                     session_version=int(getattr(row, "session_version", 0) or 0),
-                    team_id=getattr(row, "team_id", None))
+                    team_id=getattr(row, "team_id", None),
+                    totp_token=getattr(row, "totp_secret", None),
+                    totp_last_step=getattr(row, "totp_last_step", None))
 
     def _case_query(self) -> sa.sql.Select:
         joined = (cases.outerjoin(console_users, cases.c.assigned_to == console_users.c.id)
@@ -786,6 +796,55 @@ class CaseStore:
             if actor is not None and version is not None:
                 self._audit(connection, "logout", actor, None, None)
         return int(version or 0)
+
+    # --- the console's second factor (TOTP, migration 0007) -------------------------------------
+
+    def totp_secret(self, user_id: int) -> Optional[str]:
+        """The user's TOTP secret in clear (decrypted here, only to check a code), or None: no
+        second factor, or a key that does not fit (then no code is ever accepted)."""
+        with self.engine.connect() as connection:
+            token = connection.execute(sa.select(console_users.c.totp_secret)
+                                       .where(console_users.c.id == user_id)).scalar()
+        if token is None:
+            return None
+        try:
+            return self.cipher.decrypt(token)
+        except InvalidToken:
+            logger.warning("console user %s: the TOTP secret cannot be decrypted with CASE_STORE_KEY", user_id)
+            return None
+
+    def enable_totp(self, user_id: int, secret: str, actor: str, step: Optional[int] = None,
+                    now: Optional[datetime] = None) -> None:
+        """Store the user's TOTP secret (encrypted) and the step of the code that confirmed it
+        (never accepted again). Every other console session of the user ends. Audited
+        ``totp_enabled``, without the secret."""
+        with self.engine.begin() as connection:
+            connection.execute(console_users.update().where(console_users.c.id == user_id).values(
+                totp_secret=self.cipher.encrypt(secret), totp_last_step=step,
+                session_version=console_users.c.session_version + 1))
+            self._audit(connection, "totp_enabled", actor, None, now)
+
+    def disable_totp(self, user_id: int, actor: str, now: Optional[datetime] = None) -> None:
+        """Delete the user's TOTP secret; every console session of the user ends. Audited
+        ``totp_disabled``."""
+        with self.engine.begin() as connection:
+            connection.execute(console_users.update().where(console_users.c.id == user_id).values(
+                totp_secret=None, totp_last_step=None,
+                session_version=console_users.c.session_version + 1))
+            self._audit(connection, "totp_disabled", actor, None, now)
+
+    def use_totp_step(self, user_id: int, step: int) -> bool:
+        """Record that a code of `step` was accepted; False when a code of this or a later step
+        was accepted before (a replay), or the user has no second factor. Atomic: of two
+        requests with the same code, one wins."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                console_users.update()
+                .where(console_users.c.id == user_id)
+                .where(console_users.c.totp_secret.isnot(None))
+                .where(sa.or_(console_users.c.totp_last_step.is_(None), console_users.c.totp_last_step < step))
+                .values(totp_last_step=step))
+        return result.rowcount == 1
 
 
 def normalise_email(email: str) -> str:

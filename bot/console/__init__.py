@@ -20,6 +20,15 @@ Configuration (``app.config`` first, then the environment):
                           LOCK_STORE_TYPE=redis, else in memory
 Logins, failed logins and logouts are audited; logout and a password change bump the user's
 session version, so copies of the session cookie are refused.
+
+Second factor (TOTP, pyotp; the QR code drawn as inline SVG by segno): after the password a user
+who has it gives a 6-digit code (``/console/login/code``; the step before and after count, a code
+is accepted once; wrong codes count toward the account's lock-out). An admin must have it: one
+without it sets it up right after the password (``/console/login/enrol``) and can do nothing
+else first. A professional may switch it on and off (with a code) on ``/console/account``; an
+admin can switch off another user's (a lost phone; also ``python -m bot.console reset-totp``).
+The secret is stored encrypted with ``CASE_STORE_KEY``; setting it up, switching it off and
+wrong codes are audited, never the secret or a code.
 """
 from __future__ import annotations
 

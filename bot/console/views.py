@@ -20,12 +20,14 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot import handoff, situations
-from bot.cases import CaseError, CaseStore, ClaimConflict, store_url
+from bot.cases import CaseError, CaseStore, ClaimConflict, User, store_url
+from bot.cases.crypto import InvalidToken
 from bot.cases.schema import ROLES
+from bot.settings import write_secret_file
 
 from .auth import (
-    ConsoleUser, Throttle, authenticate, hash_password, load_user, password_problem,
-    throttle_from_settings,
+    ConsoleUser, Throttle, authenticate, group_secret, hash_password, load_user, matching_step,
+    new_totp_secret, password_problem, qr_svg, throttle_from_settings, totp_uri,
 )
 from .security import ConsoleSessionInterface, add_hsts
 from .rasa_client import RasaClient, RasaUnavailable
@@ -37,7 +39,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 SECRET_FILE = PROJECT_ROOT / "var" / "console-secret-key"
 EXTENSION = "opvoed_console"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-PUBLIC_ENDPOINTS = ("console.login", "console.static")
+PUBLIC_ENDPOINTS = ("console.login", "console.static", "console.login_code", "console.login_enrol")
+# what a logged-in admin without a second factor may do: set it up, or log out (and the CSS)
+ENROL_ONLY_ENDPOINTS = ("console.totp_enrol", "console.logout", "console.static")
+# after the password, before the code: which user, since when (the session cookie is signed)
+PENDING = "console_pending"
+PENDING_SECONDS = 5 * 60
+NEW_SECRET = "console_totp_new"  # a secret being set up, as a Fernet token (never in clear)
 UNKNOWN_ACTOR = "onbekend"  # a failed login for an e-mail address that is no account
 MAX_REPLY_CHARS = 2000
 PURGE_INTERVAL = 3600.0
@@ -66,8 +74,14 @@ def _secret_key(app: Flask) -> str:
         return SECRET_FILE.read_text().strip()
     SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    SECRET_FILE.write_text(key + "\n")
-    SECRET_FILE.chmod(0o600)
+    try:  # mode 0600 from creation: never readable by others, not even for a moment
+        write_secret_file(SECRET_FILE, key + "\n")
+    except FileExistsError:  # another process was first (or left it empty): use or replace that
+        existing = SECRET_FILE.read_text().strip()
+        if existing:
+            return existing
+        SECRET_FILE.unlink()
+        write_secret_file(SECRET_FILE, key + "\n")
     return key
 
 
@@ -175,6 +189,12 @@ def _guard() -> Any:
             logout_user()
             session.clear()
             return _refuse()
+        if (current_user.is_admin and not current_user.user.has_totp
+                and request.endpoint not in ENROL_ONLY_ENDPOINTS):
+            # an admin without a second factor sets it up first, and can do nothing else
+            if request.method not in SAFE_METHODS:
+                abort(403)
+            return redirect(url_for("console.totp_enrol"))
     if request.method not in SAFE_METHODS:
         _state()["csrf"].protect()
     return None
@@ -248,6 +268,8 @@ ACTION_LABELS = {
     "login_failed": "inloggen mislukt", "logout": "uitgelogd",
     "team_created": "team aangemaakt", "user_team_changed": "team van gebruiker gewijzigd",
     "erased": "gewist door de ouder",
+    "totp_enabled": "tweestapsverificatie aangezet", "totp_disabled": "tweestapsverificatie uitgezet",
+    "totp_failed": "verkeerde code",
 }
 # channels that tell whether a professional's reply reached the parent (bot/cases/delivery.py)
 DELIVERY_CHANNELS = ("whatsapp", "twilio")
@@ -377,13 +399,153 @@ def login() -> Any:
         throttle.failed(email)
         flash("Het e-mailadres of wachtwoord klopt niet.", "error")
         return render_template("console/login.html", next=request.form.get("next", "")), 401
+    if user.has_totp or user.is_admin:
+        # the password is right; the code comes next (an admin without one sets it up first)
+        session.clear()  # no session fixation
+        session[PENDING] = {"id": ConsoleUser(user).get_id(), "at": time.time(),
+                            "next": _safe_next(request.form.get("next"))}
+        return redirect(url_for("console.login_code" if user.has_totp else "console.login_enrol"))
     throttle.reset(email)
+    return _log_in(user, request.form.get("next"))
+
+
+def _log_in(user: User, next_target: Optional[str], message: Optional[str] = None) -> Any:
     session.clear()  # no session fixation
+    if message:
+        flash(message, "info")
     login_user(ConsoleUser(user))
     session.permanent = True
     session["console_login_at"] = time.time()
     store().audit("login", user.email)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(_safe_next(next_target))
+
+
+def _pending_user() -> Optional[User]:
+    """The user who gave the right password in this session, for a few minutes, while their
+    password and session version are unchanged."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), (int, float)):
+        return None
+    if time.time() - pending["at"] > PENDING_SECONDS:
+        return None
+    found = load_user(store(), str(pending.get("id") or ""))
+    return found.user if found is not None else None
+
+
+def _no_pending() -> Any:
+    """The code pages without a password first: back to the login page."""
+    if current_user.is_authenticated:
+        return redirect(url_for("console.cases"))
+    if request.method not in SAFE_METHODS:
+        abort(401)
+    if session.pop(PENDING, None) is not None:
+        flash("Dat duurde te lang. Log opnieuw in.", "error")
+    return redirect(url_for("console.login"))
+
+
+def _check_code(user: User, code: Optional[str], secret: Optional[str] = None) -> Optional[int]:
+    """The step of a right code, used now; None for a wrong or already used code, which goes in
+    the audit log (never the code) and counts toward the account's lock-out like a wrong
+    password. With `secret` (setting it up): that secret, not yet stored."""
+    throttle: Throttle = _state()["throttle"]
+    if secret is not None:
+        step = matching_step(secret, code)
+    else:
+        step = matching_step(store().totp_secret(user.id), code)
+        if step is not None and not store().use_totp_step(user.id, step):
+            step = None  # a code that was used before: never twice
+    if step is None:
+        store().audit("totp_failed", user.email)
+        if throttle.failed(user.email):
+            session.pop(PENDING, None)  # locked: the password again, once the lock ends
+        return None
+    throttle.reset(user.email)
+    return step
+
+
+TOTP_ON = "Tweestapsverificatie staat aan. Vanaf nu log je in met je wachtwoord en een code uit je app."
+WRONG_CODE = ("Deze code klopt niet. Kijk in je app en typ de code die je nu ziet. "
+              "Een code werkt maar één keer.")
+
+
+@blueprint.route("/login/code", methods=["GET", "POST"])
+def login_code() -> Any:
+    user = _pending_user()
+    if user is None or current_user.is_authenticated:
+        return _no_pending()
+    if not user.has_totp:
+        return redirect(url_for("console.login_enrol"))
+    if request.method == "GET":
+        return render_template("console/login_code.html")
+    throttle: Throttle = _state()["throttle"]
+    locked = throttle.locked_for(user.email)
+    if locked:
+        return _too_many(locked, "console/login_code.html")
+    if _check_code(user, request.form.get("code")) is None:
+        if _pending_user() is None:
+            return _too_many(throttle.locked_for(user.email), "console/login.html", next="")
+        flash(WRONG_CODE, "error")
+        return render_template("console/login_code.html"), 401
+    return _log_in(user, session.get(PENDING, {}).get("next"))
+
+
+def _new_secret(user: User) -> str:
+    """The secret this user is setting up: kept (encrypted) in the session until it is
+    confirmed, so reloading the page shows the same QR code."""
+    kept = session.get(NEW_SECRET)
+    if isinstance(kept, dict) and kept.get("user") == user.id:
+        try:
+            return store().cipher.decrypt(str(kept.get("token")))
+        except (InvalidToken, ValueError, TypeError):
+            pass
+    secret = new_totp_secret()
+    session[NEW_SECRET] = {"user": user.id, "token": store().cipher.encrypt(secret)}
+    return secret
+
+
+def _enrol_page(user: User, action: str, status: int = 200) -> Any:
+    secret = _new_secret(user)
+    return render_template(
+        "console/totp_enrol.html", action=action, required=user.is_admin,
+        logged_in=current_user.is_authenticated, secret=group_secret(secret),
+        qr=qr_svg(totp_uri(secret, user.email), "QR-code om in je app te scannen"),
+    ), status
+
+
+def _confirm_enrolment(user: User) -> bool:
+    """Check the code of the secret being set up; right: store it (encrypted), audited."""
+    secret = _new_secret(user)
+    step = _check_code(user, request.form.get("code"), secret=secret)
+    if step is None:
+        return False
+    store().enable_totp(user.id, secret, user.email, step=step)
+    session.pop(NEW_SECRET, None)
+    return True
+
+
+@blueprint.route("/login/enrol", methods=["GET", "POST"])
+def login_enrol() -> Any:
+    """After the password: an admin without a second factor sets it up before anything else."""
+    user = _pending_user()
+    if user is None or current_user.is_authenticated:
+        return _no_pending()
+    if user.has_totp:
+        return redirect(url_for("console.login_code"))
+    if request.method == "GET":
+        return _enrol_page(user, url_for("console.login_enrol"))
+    throttle: Throttle = _state()["throttle"]
+    locked = throttle.locked_for(user.email)
+    if locked:
+        return _too_many(locked, "console/login.html", next="")
+    next_target = session.get(PENDING, {}).get("next")
+    if not _confirm_enrolment(user):
+        if _pending_user() is None:
+            return _too_many(throttle.locked_for(user.email), "console/login.html", next="")
+        flash(WRONG_CODE, "error")
+        return _enrol_page(user, url_for("console.login_enrol"), 400)
+    fresh = store().user(user.id)
+    assert fresh is not None
+    return _log_in(fresh, next_target, TOTP_ON)
 
 
 def _too_many(seconds: float, template: str, **context: Any) -> Any:
@@ -548,6 +710,64 @@ def password() -> Any:
     return redirect(url_for("console.login"))
 
 
+def _relog(user_id: int) -> None:
+    """Keep this session after the session version moved (the second factor changed): every
+    other session of the user ends."""
+    started = session.get("console_login_at")
+    fresh = store().user(user_id)
+    assert fresh is not None
+    login_user(ConsoleUser(fresh))
+    session["console_login_at"] = started
+
+
+@blueprint.route("/account", methods=["GET"])
+def account() -> Any:
+    return render_template("console/account.html", me=_me(),
+                           team_names={t.id: t.name for t in store().teams()})
+
+
+@blueprint.route("/account/totp", methods=["GET", "POST"])
+def totp_enrol() -> Any:
+    me = _me()
+    if me.has_totp:
+        return redirect(url_for("console.account"))
+    if request.method == "GET":
+        return _enrol_page(me, url_for("console.totp_enrol"))
+    throttle: Throttle = _state()["throttle"]
+    locked = throttle.locked_for(me.email)
+    if locked:
+        return _too_many(locked, "console/error.html", title="Even wachten",
+                         message="Probeer het zo opnieuw.")
+    if not _confirm_enrolment(me):
+        flash(WRONG_CODE, "error")
+        return _enrol_page(me, url_for("console.totp_enrol"), 400)
+    _relog(me.id)
+    flash(TOTP_ON, "info")
+    return redirect(url_for("console.cases") if me.is_admin else url_for("console.account"))
+
+
+@blueprint.route("/account/totp/disable", methods=["POST"])
+def totp_disable() -> Any:
+    me = _me()
+    if me.is_admin:
+        abort(403)  # required for admins
+    if not me.has_totp:
+        return redirect(url_for("console.account"))
+    throttle: Throttle = _state()["throttle"]
+    locked = throttle.locked_for(me.email)
+    if locked:
+        return _too_many(locked, "console/account.html", me=me,
+                         team_names={t.id: t.name for t in store().teams()})
+    if _check_code(me, request.form.get("code")) is None:
+        flash(WRONG_CODE, "error")
+        return render_template("console/account.html", me=store().user(me.id),
+                               team_names={t.id: t.name for t in store().teams()}), 400
+    store().disable_totp(me.id, me.email)
+    _relog(me.id)
+    flash("Tweestapsverificatie staat uit. Je logt nu alleen in met je wachtwoord.", "info")
+    return redirect(url_for("console.account"))
+
+
 @blueprint.route("/users", methods=["GET", "POST"])
 @admin_required
 def users() -> Any:
@@ -624,6 +844,26 @@ def user_active(user_id: int) -> Any:
         flash("Je kunt jezelf niet uitzetten.", "error")
         return redirect(url_for("console.users"))
     store().set_user_active(user_id, not target.active, current_user.email)
+    return redirect(url_for("console.users"))
+
+
+@blueprint.route("/users/<int:user_id>/totp/reset", methods=["POST"])
+@admin_required
+def user_totp_reset(user_id: int) -> Any:
+    """A user lost their phone: their second factor goes (audited), every session of theirs
+    ends; an admin sets it up again at the next login, a professional may."""
+    target = store().user(user_id)
+    if target is None:
+        abort(404)
+    if target.id == current_user.id:
+        flash("Je kunt je eigen tweestapsverificatie hier niet uitzetten.", "error")
+        return redirect(url_for("console.users"))
+    if target.has_totp:
+        store().disable_totp(user_id, current_user.email)
+        message = f"De tweestapsverificatie van {target.email} staat uit."
+        if target.is_admin:
+            message += " Deze beheerder stelt die opnieuw in bij de volgende keer inloggen."
+        flash(message, "info")
     return redirect(url_for("console.users"))
 
 
