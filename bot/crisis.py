@@ -67,7 +67,8 @@ from typing import Any, Dict, Iterable, List, Optional, Pattern, Sequence, Tuple
 
 import yaml
 
-from bot.situations import SIGNALS, SITUATIONS
+from bot.age import crisis_ages_months as _ages_months
+from bot.vocabulary import SIGNALS, SITUATIONS
 
 logger = logging.getLogger(__name__)
 
@@ -504,38 +505,8 @@ def _sentences(norm: str) -> List[str]:
 
 
 # ----------------------------------------------------------------------------- ages
-
-_AGE_YEARS = re.compile(
-    r"(?<![a-z0-9])(?:van|is|wordt|werd|ben|zoon|dochter|kind|puber|tiener|jongen|meisje|zoontje|"
-    r"dochtertje|nichtje|neefje|broer|zus|stiefzoon|stiefdochter) (\d{1,2})(?! ?(?:maanden|maand|"
-    r"mnd|mndn|weken|week|wk|wkn|dagen|dag|kilo|kg|uur|minuten|min|cm|graden|euro|procent|keer|"
-    r"jaar geleden|,\d|keer))(?![0-9])"
-)
-_AGE_YEARS2 = re.compile(r"(?<![0-9,])(\d{1,2}) ?(?:jaar|jr|jarige)(?! geleden)(?![a-z])")
-_AGE_SCHOOL = re.compile(r"(?<![a-z])(?:groep (\d)|klas (\d)|(\d) (?:havo|vwo|vmbo|mavo|atheneum|gymnasium))(?![0-9])")
-_AGE_BANDS = (
-    (re.compile(r"(?<![a-z])(?:puber\w*|tiener\w*|adolescent\w*|brugklas\w*|middelbare school)(?![a-z])"), 144),
-    (re.compile(r"(?<![a-z])(?:kleuter\w*)(?![a-z])"), 48),
-    (re.compile(r"(?<![a-z])(?:peuter\w*)(?![a-z])"), 24),
-    (re.compile(r"(?<![a-z])(?:dreumes\w*)(?![a-z])"), 12),
-)
-
-
-def _ages_months(norm: str) -> List[int]:
-    ages: List[int] = []
-    for m in _AGE_YEARS.finditer(norm):
-        ages.append(int(m.group(1)) * 12)
-    for m in _AGE_YEARS2.finditer(norm):
-        ages.append(int(m.group(1)) * 12)
-    for m in _AGE_SCHOOL.finditer(norm):
-        if m.group(1):
-            ages.append((int(m.group(1)) + 3) * 12)
-        else:
-            ages.append((11 + int(m.group(2) or m.group(3))) * 12)
-    for pattern, months in _AGE_BANDS:
-        if pattern.search(norm):
-            ages.append(months)
-    return ages
+# The ages the rules' age_min_months look at: bot.age.crisis_ages_months (imported above as
+# _ages_months); see its docstring for why it is not bot.age.find_ages.
 
 
 # ----------------------------------------------------------------------------- infant fever

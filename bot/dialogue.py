@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
-from bot import replies, situations
+from bot import replies, situations, vocabulary
 from bot.age import parse_age
 from bot.phases import phase_for_months
 from bot.replies import Reply
@@ -25,7 +25,7 @@ TOPIC_PREFIX = "topic_"
 CONCERN_SLOTS = ("topic", "age_months", "phase", "severity", "support_level")
 CRISIS = "crisis"
 # topics about the parent, not the child: no need to ask the child's age first
-AGE_FREE_TOPICS = {"ouder_welzijn", "scheiding", "opvoeden_algemeen"}
+AGE_FREE_TOPICS = vocabulary.AGE_FREE_TOPICS
 # A parent's low mood after the birth is about the parent, whatever topic the words suggest ("ik huil
 # de hele dag" reads as `huilen`): the reply that names postnatal depression is ouder_welzijn's.
 PARENT_TOPIC, POSTNATAL_SIGNAL = "ouder_welzijn", "postnatal"

@@ -24,23 +24,15 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
-from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.situations import SITUATIONS
+from bot.vocabulary import (
+    MAX_PHASE_MONTHS, SEVERITIES, SIGNALS, SITUATIONS, TOPICS, TZ, phase_for_months,
+)
 
 logger = logging.getLogger(__name__)
 
-TZ = ZoneInfo("Europe/Amsterdam")
-TOPICS = (
-    "slapen", "eten", "huilen", "angst", "scheidingsangst", "driftbuien", "luisteren_grenzen",
-    "agressie", "druk_gedrag", "zindelijkheid", "ontwikkeling", "gezondheid", "school", "pesten",
-    "sociaal", "emoties", "puberteit", "alcohol_drugs", "media", "seksualiteit",
-    "uiterlijk_eetgedrag", "liegen_stelen", "ouder_welzijn", "scheiding", "opvoeden_algemeen",
-)
-SEVERITIES = ("normaal", "aandacht", "crisis")
-SIGNALS = ("suicide", "geweld", "ouder_acuut", "medisch_acuut")
 PREFERENCES = ("chat", "phone", "whatsapp", "email")
 CRISIS_INTENTS = tuple(f"crisis_{situation}" for situation in SITUATIONS)  # one per situation
 WHATSAPP_CHANNELS = ("whatsapp",)
@@ -58,7 +50,7 @@ DETAIL_GIVEN = "gegeven"  # the value of the slot contact_detail once a number o
 MAX_PARSE_CHARS = 10_000
 MAX_WORDS_MESSAGES = 20
 MAX_WORDS_CHARS = 1_000
-MAX_AGE_MONTHS = 227
+MAX_AGE_MONTHS = MAX_PHASE_MONTHS
 
 
 @lru_cache(maxsize=1)
@@ -439,15 +431,7 @@ def request_from_slots(
 def _phase(months: Optional[int]) -> Optional[str]:
     if months is None:
         return None
-    try:
-        from bot.phases import phase_for_months
-
-        return phase_for_months(months)
-    except Exception:  # noqa: BLE001 - phases data missing: derive from the fixed bands
-        for phase, high in (("0-2", 23), ("2-4", 59), ("5-12", 143), ("12-19", 227)):
-            if months <= high:
-                return phase
-        return None
+    return phase_for_months(months)
 
 
 def sanitise(request: HandoffRequest) -> dict[str, Any]:
@@ -636,10 +620,8 @@ def parse_office_hours(spec: str) -> OfficeHours:
 
 def _catalogue_municipality() -> Any:
     try:
-        try:
-            from bot.catalogue import load_catalogue  # type: ignore[attr-defined]
-        except ImportError:
-            from bot.catalogue.model import load_catalogue
+        from bot.catalogue.loader import load_catalogue
+
         return load_catalogue().municipality
     except Exception:  # noqa: BLE001 - no (valid) catalogue: use the configured default
         logger.debug("no municipality in the support catalogue")

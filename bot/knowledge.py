@@ -15,10 +15,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
+from bot import vocabulary
+
 logger = logging.getLogger(__name__)
 
 TABLE_PATH = Path(__file__).parent / "knowledge" / "nji_table.yml"
-SEVERITY_RANK = {"normaal": 0, "aandacht": 1}
+SEVERITY_RANK = vocabulary.SEVERITY_RANK
 MAX_CHARS = 5_000  # longer input is cut (WhatsApp allows 4096 characters); keeps regexes fast
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "`": "'", "\u00b4": "'"})
 
@@ -72,12 +74,12 @@ def load_table() -> Dict[str, Any]:
 
 
 def phases() -> Dict[str, Tuple[int, int]]:
-    """Phase id -> (first month, last month)."""
-    return {name: tuple(p["months"]) for name, p in load_table()["phases"].items()}  # type: ignore[misc]
+    """Phase id -> (first month, last month) (the table's bands agree: tests/test_vocabulary.py)."""
+    return dict(vocabulary.PHASE_BANDS)
 
 
 def topics() -> Tuple[str, ...]:
-    return tuple(load_table()["topics"])
+    return vocabulary.TOPICS
 
 
 @lru_cache(maxsize=1)
@@ -146,7 +148,7 @@ def baseline(topic: str, phase: Optional[str], months: Optional[int] = None, tex
     if not isinstance(phase, str) or phase not in phases():
         phase = None
         if months is not None:
-            phase = _phase_of(months) or "12-19"
+            phase = _phase_of(months) or vocabulary.PHASES[-1]
     if phase is not None:
         matched, generic = _matched(topic, phase, months, norm)
         if matched:

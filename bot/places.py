@@ -23,7 +23,8 @@ from importlib import resources
 
 from rapidfuzz.distance import OSA
 
-from bot.catalogue.model import Catalogue, CatalogueError, Municipality, load_catalogue
+from bot.catalogue.loader import load_catalogue
+from bot.catalogue.model import Catalogue, CatalogueError, Municipality
 
 logger = logging.getLogger(__name__)
 

@@ -14,18 +14,14 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
+from bot import vocabulary
+
 logger = logging.getLogger(__name__)
 
 REPLIES_DIR = Path(__file__).parent / "knowledge" / "replies"
 
-TOPICS: Tuple[str, ...] = (
-    "slapen", "eten", "huilen", "angst", "scheidingsangst", "driftbuien",
-    "luisteren_grenzen", "agressie", "druk_gedrag", "zindelijkheid", "ontwikkeling",
-    "gezondheid", "school", "pesten", "sociaal", "emoties", "puberteit",
-    "alcohol_drugs", "media", "seksualiteit", "uiterlijk_eetgedrag", "liegen_stelen",
-    "ouder_welzijn", "scheiding", "opvoeden_algemeen",
-)
-PHASES: Tuple[str, ...] = ("0-2", "2-4", "5-12", "12-19")
+TOPICS: Tuple[str, ...] = vocabulary.TOPICS
+PHASES: Tuple[str, ...] = vocabulary.PHASES
 DEFAULT_PHASE = "default"
 GENERIC_TOPIC = "opvoeden_algemeen"
 # Topics whose replies start with the "no medical advice" disclaimer.

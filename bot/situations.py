@@ -7,13 +7,14 @@ that they agree), so that a crisis reply never waits for the action server.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Dict, Mapping, Tuple
 
 import yaml
 
-DATA_FILE = Path(__file__).parent / "knowledge" / "crisis_situations.yml"
-SIGNALS = ("suicide", "geweld", "ouder_acuut", "medisch_acuut")  # CONTRACT.md 4
+from bot import vocabulary
+from bot.vocabulary import SIGNALS  # CONTRACT.md 4
+
+DATA_FILE = vocabulary.SITUATIONS_FILE
 
 
 @lru_cache(maxsize=1)
@@ -27,8 +28,8 @@ def _data() -> Mapping[str, Any]:
 
 
 def situations() -> Dict[str, str]:
-    """situation -> signal, in the order of CONTRACT.md 4b."""
-    return {name: item["signal"] for name, item in _data()["situations"].items()}
+    """situation -> signal, in the order of CONTRACT.md 4b (bot.vocabulary reads them)."""
+    return dict(vocabulary.SITUATIONS)
 
 
 def entry(situation: str) -> Mapping[str, Any]:

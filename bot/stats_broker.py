@@ -42,6 +42,8 @@ from typing import Any, Deque, Dict, Optional, Text
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import vocabulary
+
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -51,18 +53,10 @@ MAX_PENDING = 10_000
 CONNECT_TIMEOUT = 5.0
 MAX_BACKOFF = 30.0
 
-# The contract's fixed value sets (CONTRACT.md sections 1-5).
+# The contract's fixed value sets (CONTRACT.md sections 1-5) of the slots that are counted.
 SLOT_VALUES: Dict[str, frozenset] = {
-    "topic": frozenset({
-        "slapen", "eten", "huilen", "angst", "scheidingsangst", "driftbuien", "luisteren_grenzen",
-        "agressie", "druk_gedrag", "zindelijkheid", "ontwikkeling", "gezondheid", "school", "pesten",
-        "sociaal", "emoties", "puberteit", "alcohol_drugs", "media", "seksualiteit",
-        "uiterlijk_eetgedrag", "liegen_stelen", "ouder_welzijn", "scheiding", "opvoeden_algemeen",
-    }),
-    "phase": frozenset({"0-2", "2-4", "5-12", "12-19"}),
-    "severity": frozenset({"normaal", "aandacht", "crisis"}),
-    "support_level": frozenset({"A", "B", "C", "D"}),
-    "signal": frozenset({"suicide", "geweld", "ouder_acuut", "medisch_acuut"}),
+    name: frozenset(vocabulary.SLOT_VALUES[name])
+    for name in ("topic", "phase", "severity", "support_level", "signal")
 }
 _LABEL = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # intent, action and channel names
 

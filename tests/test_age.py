@@ -759,3 +759,21 @@ def test_generic_band_word_next_to_a_stated_age() -> None:
     found = find_ages("waar komen baby's vandaan vraagt mijn kleuter van 5")
     assert [(m.months, m.exact) for m in found] == [(48, False), (60, True)]
     assert parse_age("waar komen baby's vandaan vraagt mijn kleuter van 5").months == 60
+
+
+@pytest.mark.parametrize("text, ages", [
+    ("mijn zoon van 15 is een puber, groep 5", [180, 96, 144]),
+    ("k wil gwn nie meer leven. ben 12. mn moeder weet het nie", [144]),
+    ("zit in 3 havo en wil dood", [168]),
+    ("een man van 29 stuurt haar berichten", [348]),   # adults count too: the rules' thresholds
+    ("de kinderen (3 en 6) zijn thuis", []),           # need exactly these answers
+    ("mijn baby van 4 maanden", []),
+    ("een peuter en een dreumes", [24, 12]),
+    ("vorig jaar, 5 jaar geleden", []),
+])
+def test_crisis_ages_months(text: str, ages: list) -> None:
+    """The ages bot.crisis's rules see (age_min_months): on crisis-normalised text."""
+    from bot.age import crisis_ages_months
+    from bot.crisis import normalise
+
+    assert crisis_ages_months(normalise(text)) == ages

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from bot.catalogue import CatalogueError, load_catalogue
-from bot.catalogue.model import DEFAULT_CATALOGUE, clear_cache, reference
+from bot.catalogue.loader import clear_cache
+from bot.catalogue.model import DEFAULT_CATALOGUE, reference
 from bot.catalogue.validate import validate_path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from bot.catalogue import format_offer, load_catalogue, recommend
-from bot.catalogue.model import clear_cache, reference
+from bot.catalogue.loader import clear_cache
+from bot.catalogue.model import reference
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "catalogue" / "voorbeeldstad.yml"

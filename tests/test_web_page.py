@@ -111,18 +111,18 @@ def test_without_a_console_module_the_page_still_works(monkeypatch: pytest.Monke
 
 
 def test_the_page_tells_the_chat_the_retention_period(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.catalogue.model import load_catalogue
+    from bot.catalogue.loader import load_catalogue
 
     days = load_catalogue().municipality.retention_days or 90
     html = client.get("/").get_data(as_text=True)
     assert f'data-retention-days="{days}"' in html
     assert f"niet langer dan {days}" in " ".join(html.split())
-    import bot.catalogue.model as model
+    import bot.catalogue.loader as loader
 
     def no_catalogue(*_a: Any, **_k: Any) -> Any:
-        raise model.CatalogueError(["geen catalogus"])
+        raise loader.CatalogueError(["geen catalogus"])
 
-    monkeypatch.setattr(model, "load_catalogue", no_catalogue)
+    monkeypatch.setattr(loader, "load_catalogue", no_catalogue)
     assert web_app.retention_days() == 90
 
 

@@ -4,6 +4,7 @@ Data: ``catalogue/*.yml`` (format in catalogue/README.md, schema in schema.yml).
 The catalogue in use is named by env ``OPVOED_CATALOGUE`` (default: the example municipality).
 """
 from .hours import OpeningHours, is_holiday, is_open, next_opening
+from .loader import load_catalogue, resolve_path
 from .model import (
     Catalogue,
     CatalogueError,
@@ -12,8 +13,6 @@ from .model import (
     Municipality,
     Neighbourhood,
     Offer,
-    load_catalogue,
-    resolve_path,
 )
 from .recommend import Recommendation, format_offer, recommend
 

@@ -13,7 +13,8 @@ from collections import defaultdict
 from datetime import date
 from typing import Sequence, TextIO
 
-from .model import Issue, reference, resolve_path
+from .loader import resolve_path
+from .model import Issue, reference
 from .validate import ValidationReport, display_path, validate_path
 
 WARNING_GROUPS = {

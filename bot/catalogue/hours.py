@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Mapping
-from zoneinfo import ZoneInfo
+
+from bot import vocabulary
 
 logger = logging.getLogger(__name__)
 
-TZ = ZoneInfo("Europe/Amsterdam")
+TZ = vocabulary.TZ
 WEEKDAYS: tuple[str, ...] = ("ma", "di", "wo", "do", "vr", "za", "zo")  # Monday = 0
 DAY_NAMES: tuple[str, ...] = (
     "maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag",

@@ -1,15 +1,11 @@
-"""The support catalogue as frozen dataclasses, and `load_catalogue` (validated, cached).
+"""The support catalogue as frozen dataclasses, its reference data and its errors.
 
-The catalogue in use is the file named by env ``OPVOED_CATALOGUE`` (default: the shipped
-example municipality ``catalogue/voorbeeldstad.yml``). Loading validates the file (and the files
-it includes) with `bot.catalogue.validate`; an invalid catalogue raises `CatalogueError`
-carrying the messages. Results are cached per path and modification times.
+Loading (which file, validation, cache) is `bot.catalogue.loader`; the imports run one way:
+model <- validate <- loader.
 """
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -17,6 +13,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
+
+from bot import vocabulary
 
 from .hours import OpeningHours, is_open, next_opening, parse_hours
 
@@ -28,7 +26,7 @@ CATALOGUE_DIR = PROJECT_ROOT / "catalogue"
 DEFAULT_CATALOGUE = CATALOGUE_DIR / "voorbeeldstad.yml"
 ENV_VAR = "OPVOED_CATALOGUE"
 
-LEVELS: tuple[str, ...] = ("A", "B", "C", "D")
+LEVELS: tuple[str, ...] = vocabulary.SUPPORT_LEVELS
 ALL = "alle"
 PARENT_AUDIENCES = frozenset({"parents", "everyone"})
 
@@ -49,17 +47,17 @@ class Reference:
 
 @lru_cache(maxsize=1)
 def reference() -> Reference:
-    """Load bot/catalogue/topics.yml once."""
+    """The ids and labels of bot.vocabulary, with the gap map of bot/catalogue/topics.yml."""
     with open(PACKAGE_DIR / "topics.yml", encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
-    phases = {k: (int(v["min_months"]), int(v["max_months"])) for k, v in raw["phases"].items()}
+    gaps = {str(k): tuple(str(p) for p in v) for k, v in raw["gaps"].items()}
     return Reference(
-        phases=phases,
-        phase_labels={k: str(v["label"]) for k, v in raw["phases"].items()},
-        topics={k: tuple(v["phases"]) for k, v in raw["topics"].items()},
-        topic_labels={k: str(v["label"]) for k, v in raw["topics"].items()},
-        level_labels={str(k): str(v) for k, v in raw["levels"].items()},
-        signals=tuple(raw["signals"]),
+        phases=dict(vocabulary.PHASE_BANDS),
+        phase_labels=dict(vocabulary.PHASE_LABELS),
+        topics={topic: gaps.get(topic, ()) for topic in vocabulary.TOPICS},
+        topic_labels=dict(vocabulary.TOPIC_LABELS),
+        level_labels=dict(vocabulary.SUPPORT_LEVEL_LABELS),
+        signals=vocabulary.SIGNALS,
     )
 
 
@@ -270,58 +268,3 @@ def build_offer(raw: Mapping[str, Any], *, municipality: str | None, origin: str
         origin=origin,
         line=line,
     )
-
-
-# --- loading (validated, cached) ----------------------------------------------------------------
-
-_cache: dict[str, tuple[tuple[tuple[str, int], ...], Catalogue]] = {}
-_cache_lock = threading.Lock()
-
-
-def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The catalogue file to use: `path`, else env OPVOED_CATALOGUE, else the shipped example.
-
-    A relative path that does not exist from the working directory is tried from the project
-    root, so ``OPVOED_CATALOGUE=catalogue/x.yml`` works from anywhere.
-    """
-    raw = path if path not in (None, "") else (os.environ.get(ENV_VAR) or "").strip()
-    candidate = Path(raw).expanduser() if raw else DEFAULT_CATALOGUE
-    if not candidate.is_absolute() and not candidate.exists():
-        from_root = PROJECT_ROOT / candidate
-        if from_root.exists():
-            candidate = from_root
-    return candidate.resolve()
-
-
-def _signature(files: Iterable[str]) -> tuple[tuple[str, int], ...] | None:
-    try:
-        return tuple((f, os.stat(f).st_mtime_ns) for f in files)
-    except OSError:
-        return None
-
-
-def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
-    """Load and validate the catalogue (cached per path + mtimes); raise CatalogueError."""
-    resolved = resolve_path(path)
-    key = str(resolved)
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None and _signature(f for f, _ in cached[0]) == cached[0]:
-            return cached[1]
-    from .validate import validate_path  # local import: validate imports this module
-
-    report = validate_path(resolved)
-    if report.errors or report.catalogue is None:
-        logger.error("support catalogue %s is invalid: %d error(s)", key, len(report.errors))
-        raise CatalogueError(report.errors or [f"{key}: could not be loaded"])
-    signature = _signature(report.catalogue.files) or ()
-    with _cache_lock:
-        _cache[key] = (signature, report.catalogue)
-    logger.info("support catalogue %s loaded: %d offers, %d warning(s)", resolved.name,
-                len(report.catalogue.offers), len(report.warnings))
-    return report.catalogue
-
-
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()

@@ -22,12 +22,15 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import vocabulary
+
 from .hours import DAY_NAMES, format_minutes, is_open, next_opening, to_local
-from .model import LEVELS, Catalogue, Offer, load_catalogue, reference
+from .loader import load_catalogue
+from .model import LEVELS, Catalogue, Offer, reference
 
 logger = logging.getLogger(__name__)
 
-SEVERITIES = ("normaal", "aandacht", "crisis")
+SEVERITIES = vocabulary.SEVERITIES
 LEVEL_KIND = {"A": "informal", "B": "information", "C": "parenting_support", "D": "professional"}
 AREA_NAMES = ("nearby", "municipality", "elsewhere", "national")
 COST_TEXT = {

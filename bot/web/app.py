@@ -57,7 +57,7 @@ def retention_days() -> int:
     """How long conversations are kept: the catalogue's ``municipality.retention_days``, else 90.
     The page's chat forgets its local history after this many days without a message."""
     try:
-        from bot.catalogue.model import load_catalogue
+        from bot.catalogue.loader import load_catalogue
 
         days = getattr(load_catalogue().municipality, "retention_days", None)
         if days is not None and int(days) > 0:
