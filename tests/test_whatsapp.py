@@ -395,13 +395,14 @@ def test_the_memory_of_message_ids_forgets_ids_past_the_window_and_stays_bounded
     assert len(recent) == 100
 
 
-def test_a_message_for_another_phone_number_id_is_answered_with_a_warning(
+def test_a_message_for_another_phone_number_id_is_left_out_with_a_warning(
         graph: GraphStandIn, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         agent = FakeAgent()
         async with serving(make_channel(graph), agent) as url, aiohttp.ClientSession() as http:
             assert (await post(http, url, webhook(text_message("hallo"), phone_number_id="999"))).status == 200
-        assert [m.text for m in agent.messages] == ["hallo"]
+            assert (await post(http, url, webhook(text_message("goedemorgen")))).status == 200
+        assert [m.text for m in agent.messages] == ["goedemorgen"]  # only our own number's parent
     with caplog.at_level(logging.WARNING, logger="bot.channels.whatsapp"):
         run(scenario())
     assert any("another phone number id" in r.getMessage() for r in caplog.records)
@@ -993,11 +994,17 @@ def _console(store: CaseStore, rasa_url: str, token: str) -> Any:
     from bot.console.app import create_app
     from bot.console.auth import hash_password
 
-    store.add_user("sanne@voorbeeldstad.example", "Sanne", hash_password(CONSOLE_PASSWORD), "admin")
+    import pyotp
+
+    user = store.add_user("sanne@voorbeeldstad.example", "Sanne", hash_password(CONSOLE_PASSWORD), "admin")
+    secret = pyotp.random_base32()
+    store.enable_totp(user.id, secret, "test")  # an admin logs in with a second factor (issue 15)
     client = create_app({"CASE_STORE": store, "RASA_URL": rasa_url, "RASA_AUTH_TOKEN": token,
                          "SECRET_KEY": "e2e-console"}).test_client()
     client.post("/console/login", data={"email": "sanne@voorbeeldstad.example", "password": CONSOLE_PASSWORD,
                                         "csrf_token": _csrf(client, "/console/login")})
+    client.post("/console/login/code", data={"code": pyotp.TOTP(secret).now(),
+                                             "csrf_token": _csrf(client, "/console/login/code")})
     return client
 
 

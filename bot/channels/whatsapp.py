@@ -241,9 +241,9 @@ def parse_webhook(body: Any, phone_number_id: str = "", now: Optional[float] = N
     """The parents' messages in a webhook body, in order; status updates are left out. Raises
     PayloadError when the body is not a webhook object.
 
-    A message to another phone number id than ``phone_number_id`` is still answered, with a
-    warning: a wrong WHATSAPP_PHONE_NUMBER_ID must not make the assistant drop parents' messages
-    (one of which may be a crisis) in silence."""
+    A message to another phone number id than ``phone_number_id`` is left out, with a warning:
+    one Meta app can serve several numbers (another municipality's, another service's), and
+    this assistant must not answer their parents from its own number (issue 15)."""
     now = time.time() if now is None else now
     if not isinstance(body, dict) or not isinstance(body.get("entry"), list):
         raise PayloadError("not a WhatsApp webhook body")
@@ -256,8 +256,9 @@ def parse_webhook(body: Any, phone_number_id: str = "", now: Optional[float] = N
                 continue
             metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
             if phone_number_id and metadata.get("phone_number_id") not in (None, phone_number_id):
-                logger.warning("whatsapp: a webhook event names another phone number id than "
-                               "WHATSAPP_PHONE_NUMBER_ID; answered anyway, check the setting")
+                logger.warning("whatsapp: a webhook event for another phone number id than "
+                               "WHATSAPP_PHONE_NUMBER_ID is left out; check the setting if this repeats")
+                continue
             messages = value.get("messages")
             for message in messages if isinstance(messages, list) else []:
                 if isinstance(message, dict):
