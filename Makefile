@@ -11,6 +11,9 @@ INSTALLED := $(VENV)/.installed
 # pip-audit in a venv of its own (its packaging version conflicts with Rasa's): make audit, tests
 AUDIT_VENV := $(VENV)/pip-audit
 PIP_AUDIT_VERSION := 2.10.1
+# pip for every venv this Makefile builds (and deploy/Dockerfile): 26.1.2 or later fixes CVE-2025-8869,
+# CVE-2026-1703, CVE-2026-6357 and CVE-2026-8643. setuptools and wheel come from constraints.txt.
+PIP_VERSION := 26.3
 LANGUAGE := .spacy/pipeline
 MODEL := models/opvoedmaatje.tar.gz
 # nl_core_news_sm is not on PyPI: installed from its release where that is reachable.
@@ -37,7 +40,7 @@ $(PY):
 	$(BASE_PYTHON) -m venv $(VENV)
 
 $(INSTALLED): requirements.txt requirements-dev.txt constraints.txt | $(PY)
-	$(PY) -m pip install --quiet "pip==24.3.1" "wheel==0.45.1"
+	$(PY) -m pip install --quiet "pip==$(PIP_VERSION)"
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
@@ -124,6 +127,7 @@ bench: $(MODEL)
 
 $(AUDIT_VENV)/bin/pip-audit: | $(PY)
 	$(BASE_PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet "pip==$(PIP_VERSION)"
 	$(AUDIT_VENV)/bin/python -m pip install --quiet "pip-audit==$(PIP_AUDIT_VERSION)"
 
 .PHONY: audit

@@ -151,6 +151,24 @@ def test_dockerfile_uses_files_that_exist() -> None:
     assert ".venv" in ignored and "deploy/.env" in ignored and "models" not in ignored
 
 
+def test_the_image_and_the_venvs_build_with_current_python_and_pip() -> None:
+    # Issue 15: a slim Python 3.10 base at a fixed, current patch release (3.10.20: the CVE fixes of
+    # 3.10.14-3.10.20) and, here and in the Makefile, the same pip (26.1.2 or later: CVE-2025-8869,
+    # CVE-2026-1703, CVE-2026-6357, CVE-2026-8643).
+    from packaging.version import Version
+
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    bases = re.findall(r"^FROM python:(\S+)", dockerfile, re.M)
+    assert len(bases) == 1 and re.fullmatch(r"3\.10\.\d+-slim-bookworm", bases[0]), bases
+    assert Version(bases[0].split("-")[0]) >= Version("3.10.20")
+    pip = re.search(r"^PIP_VERSION := (\S+)$", makefile, re.M).group(1)
+    assert Version(pip) >= Version("26.1.2")
+    assert re.findall(r'"pip==([^"]+)"', dockerfile) == [pip]
+    assert "pip<" not in dockerfile and "pip==2" not in makefile  # no other pip anywhere
+    assert makefile.count('"pip==$(PIP_VERSION)"') == 2  # the project's venv and pip-audit's
+
+
 # ---------------------------------------------------------------- issue 15: make audit
 
 

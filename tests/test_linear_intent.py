@@ -13,7 +13,8 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.linear_intent import LinearIntentClassifier, build_model, ranking_of
+from bot.nlu.linear_intent import (MODEL_FILE, TRUSTED_TYPES, LinearIntentClassifier, UntrustedModelError,
+                                   build_model, ranking_of)
 
 EXAMPLES: Dict[str, List[str]] = {
     "topic_slapen": ["slaapt slecht", "wil niet naar bed", "wordt elke nacht wakker", "nachtmerries",
@@ -112,3 +113,61 @@ def test_ranking_of_orders_and_cuts() -> None:
     ranking = ranking_of(np.array(["a", "b", "c"]), np.array([0.2, 0.5, 0.3]), 2)
     assert [r["name"] for r in ranking] == ["b", "c"]
     assert ranking_of(np.array(["a", "b"]), np.array([0.4, 0.6]), 0)[1] == {"name": "a", "confidence": 0.4}
+
+
+# ---------------------------------------------------------------- issue 15: skops trusts an explicit list
+
+
+def test_the_trusted_types_are_exactly_those_a_saved_model_holds(storage: LocalModelStorage) -> None:
+    import skops.io as sio
+
+    resource = trained(storage)
+    with storage.read_from(resource) as model_dir:
+        assert sorted(sio.get_untrusted_types(file=model_dir / MODEL_FILE)) == sorted(TRUSTED_TYPES)
+
+
+def test_the_saved_model_keeps_no_stop_words(storage: LocalModelStorage) -> None:
+    # CVE-2024-5206 (scikit-learn < 1.5): stop_words_ can hold training tokens; it is not saved.
+    component = LinearIntentClassifier.load(LinearIntentClassifier.get_default_config(), storage,
+                                            trained(storage), context())
+    for _, vectorizer in component.model.named_steps["features"].transformer_list:
+        assert not hasattr(vectorizer, "stop_words_")
+
+
+UNPICKLED: List[str] = []
+
+
+class Payload:
+    """Stands for a type an attacker smuggles into a model file: records whether it was ever built."""
+
+    def __init__(self) -> None:
+        self.note = "payload"
+
+    def __setstate__(self, state: Dict[str, str]) -> None:
+        UNPICKLED.append("setstate")
+        self.__dict__.update(state)
+
+
+# The old prefix rule ("sklearn.", "numpy.", "scipy.") let numpy.load and sklearn's fetch_openml through.
+EXTRAS = {"object": lambda: Payload(), "operator": lambda: __import__("operator").attrgetter("x"),
+          "numpy function": lambda: np.load,
+          "sklearn function": lambda: __import__("sklearn.datasets").datasets.fetch_openml}
+
+
+@pytest.mark.parametrize("extra", sorted(EXTRAS))
+def test_a_model_file_with_another_type_is_refused(storage: LocalModelStorage, extra: str) -> None:
+    import skops.io as sio
+
+    resource = trained(storage)
+    model = LinearIntentClassifier.load(LinearIntentClassifier.get_default_config(), storage, resource,
+                                        context()).model
+    # The same model, with one more attribute of a type the component never saves.
+    model.named_steps["classifier"].extra_ = EXTRAS[extra]()
+    with storage.write_to(resource) as model_dir:
+        sio.dump(model, model_dir / MODEL_FILE)
+        untrusted = set(sio.get_untrusted_types(file=model_dir / MODEL_FILE))
+    assert untrusted - set(TRUSTED_TYPES), "the tampered file must hold another type"
+    UNPICKLED.clear()
+    with pytest.raises(UntrustedModelError, match="never saves"):
+        LinearIntentClassifier.load(LinearIntentClassifier.get_default_config(), storage, resource, context())
+    assert UNPICKLED == []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -37,6 +38,21 @@ logger = logging.getLogger(__name__)
 
 MODEL_FILE = "linear_intent.skops"
 
+# The types of a saved model that skops does not trust by itself (its own default list covers the
+# scikit-learn estimators of build_model, numpy and the builtins), exactly as
+# ``skops.io.get_untrusted_types`` lists them for a model this component saved (checked by
+# tests/test_linear_intent.py). A model file with any other type is refused before anything in
+# it is loaded: a model is only ever written by ``persist`` below.
+TRUSTED_TYPES = (
+    "scipy.sparse._csr.csr_matrix",  # TfidfTransformer's idf diagonal
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+)
+
+
+class UntrustedModelError(RuntimeError):
+    """A model file holds a type outside TRUSTED_TYPES: it is not loaded, the model does not start."""
+
 
 def build_model(config: Dict[Text, Any], smallest_class: int) -> Pipeline:
     """The untrained scikit-learn pipeline for ``config``; folds limited by the smallest intent."""
@@ -50,6 +66,28 @@ def build_model(config: Dict[Text, Any], smallest_class: int) -> Pipeline:
     svm = LinearSVC(C=float(config["C"]), random_state=int(config["random_seed"]))
     return Pipeline([("features", features),
                      ("classifier", CalibratedClassifierCV(svm, cv=folds, method="sigmoid"))])
+
+
+def drop_stop_words(model: Pipeline) -> None:
+    """Remove the vectorizers' ``stop_words_`` before saving, as scikit-learn 1.5 does itself
+    (CVE-2024-5206: it can hold training tokens). With this configuration (no min_df, max_df or
+    max_features) it is empty, and nothing reads it after fitting."""
+    for _, vectorizer in model.named_steps["features"].transformer_list:
+        if hasattr(vectorizer, "stop_words_"):
+            delattr(vectorizer, "stop_words_")
+
+
+def load_trusted(path: Path) -> Pipeline:
+    """The model saved at ``path``, refused (UntrustedModelError) when it holds a type outside
+    TRUSTED_TYPES."""
+    import skops.io as sio
+
+    unexpected = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+    if unexpected:
+        raise UntrustedModelError(f"{path} holds types this component never saves, not loaded: "
+                                  + ", ".join(unexpected))
+    # skops checks again while loading and refuses anything not in the list.
+    return sio.load(path, trusted=list(TRUSTED_TYPES))
 
 
 def ranking_of(classes: np.ndarray, probabilities: np.ndarray, length: int) -> List[Dict[Text, Any]]:
@@ -105,6 +143,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             return self._resource
         model = build_model(self.config, min(Counter(intents).values()))
         model.fit([e.get(TEXT) for e in examples], np.array(intents))
+        drop_stop_words(model)
         self.model = model
         self.persist()
         return self._resource
@@ -130,15 +169,10 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "LinearIntentClassifier":
-        import skops.io as sio
-
         try:
             with model_storage.read_from(resource) as model_dir:
-                path = model_dir / MODEL_FILE
-                # Only the scikit-learn and numpy types this component itself saved.
-                trusted = [t for t in sio.get_untrusted_types(file=path)
-                           if t.startswith(("sklearn.", "numpy.", "scipy."))]
-                model = sio.load(path, trusted=trusted)
+                # Only the types this component itself saves (TRUSTED_TYPES); another one raises.
+                model = load_trusted(model_dir / MODEL_FILE)
         except (ValueError, FileNotFoundError):
             logger.warning("LinearIntentClassifier: no trained model in %s; intents stay empty", resource.name)
             model = None
