@@ -28,7 +28,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from typing import Any, Optional, Text
+from typing import Any, Awaitable, Callable, Optional, Text
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -97,16 +97,23 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         while len(senders) > MAX_UNSURE:
             senders.popitem(last=False)
 
-    async def _retrieve(self, sender_id: Text, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
-        parent = super()._retrieve
+    # Reads go through Rasa's public ``retrieve`` and ``retrieve_full_tracker`` (both read with
+    # the private ``SQLTrackerStore._retrieve``, which this store leaves alone).
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._read(sender_id, super().retrieve)
 
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
+        return await self._read(conversation_id, super().retrieve_full_tracker)
+
+    async def _read(self, sender_id: Text,
+                    parent: Callable[[Text], Awaitable[Optional[DialogueStateTracker]]]) -> Optional[DialogueStateTracker]:
         async def read() -> Optional[DialogueStateTracker]:
             if sender_id in self._events_to_erase:
                 # the parent asked to erase it and that failed: erase now, before anything else
                 await self._delete_events(sender_id)
                 self._events_to_erase.pop(sender_id, None)
                 return None
-            return await parent(sender_id, fetch_events_from_all_sessions)
+            return await parent(sender_id)
 
         try:
             tracker = await self._with_retries("reading a tracker", read)

@@ -283,22 +283,22 @@ def test_quick_report_has_its_own_name(tmp_path: Path) -> None:
 def test_cached_action_validation_accepts_valid_and_rejects_invalid() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     pytest.importorskip("rasa.core.actions.action")
-    from bot import speedups
+    from bot.rasa import patches
 
     ok = {"events": [{"event": "slot", "name": "topic", "value": "slapen"}], "responses": [{"text": "hoi"}]}
-    assert speedups.validate_action_result(ok) is True
-    assert speedups.validate_action_result({"events": [], "responses": []}) is True
+    assert patches.validate_action_result(ok) is True
+    assert patches.validate_action_result({"events": [], "responses": []}) is True
     with pytest.raises(jsonschema.ValidationError) as error:
-        speedups.validate_action_result({"events": [], "responses": "not a list"})
+        patches.validate_action_result({"events": [], "responses": "not a list"})
     assert "Failed to validate Action server response" in error.value.message
     with pytest.raises(jsonschema.ValidationError):
-        speedups.validate_action_result({"events": [{"event": "no_such_event"}], "responses": []})
+        patches.validate_action_result({"events": [{"event": "no_such_event"}], "responses": []})
 
 
 def test_cached_action_validation_is_installed_on_remote_action() -> None:
     action = pytest.importorskip("rasa.core.actions.action")
-    from bot import speedups
+    from bot.rasa import patches
 
-    speedups.install_cached_action_validation()
+    patches.install_cached_action_validation()
     remote = action.RemoteAction("action_respond", None)
     assert remote._validate_action_result({"events": [], "responses": []}) is True

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 import requests
 
-from bot.resilience import fallback_text
+from bot.rasa.patches import fallback_text
 from tests.cluster import Cluster, cluster_fixture, reachable
 
 pytestmark = pytest.mark.scale
