@@ -27,6 +27,9 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import yaml
 
+from bot.catalogue.hours import (
+    ALL_DAY, WEEKDAYS, OpeningHours, current_range, next_start, parse_range, to_local,
+)
 from bot.vocabulary import (
     MAX_PHASE_MONTHS, SEVERITIES, SIGNALS, SITUATIONS, TOPICS, TZ, phase_for_months,
 )
@@ -525,68 +528,19 @@ def should_stay_paused(store: Any, conversation_id: str) -> bool:
 
 
 # --- office hours ----------------------------------------------------------------------------
+# The catalogue's opening-hours model (bot.catalogue.hours): the same weekday ranges, the same
+# Dutch public holidays (the `holidays` package) and the same time zone (bot.vocabulary).
 
-Ranges = tuple[tuple[int, int], ...]  # minutes since midnight, [start, end)
-_DAY_KEYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
 DEFAULT_OFFICE_HOURS = "ma-vr 09:00-17:00"
 
 
 @dataclass(frozen=True)
-class OfficeHours:
-    """When professionals answer, per weekday (Monday first), Europe/Amsterdam time."""
+class OfficeHours(OpeningHours):
+    """When professionals answer: opening hours (see bot.catalogue.hours) and where they came
+    from ("catalogue", "env" or "default"). Closed on public holidays unless `holiday` or
+    `open_on_holidays` says otherwise."""
 
-    days: tuple[Ranges, ...]
-    holiday: Optional[Ranges] = None  # hours on public holidays; None = closed
-    open_on_holidays: bool = False
     source: str = "default"
-
-    def ranges_on(self, day: date) -> Ranges:
-        if _is_holiday(day):
-            if self.holiday is not None:
-                return self.holiday
-            if not self.open_on_holidays:
-                return ()
-        return self.days[day.weekday()]
-
-    def current_range(self, when: datetime) -> Optional[tuple[int, int]]:
-        local = _local(when)
-        minute = local.hour * 60 + local.minute
-        return next(((s, e) for s, e in self.ranges_on(local.date()) if s <= minute < e), None)
-
-    def is_open(self, when: datetime) -> bool:
-        return self.current_range(when) is not None
-
-    def next_opening(self, when: datetime, max_days: int = 31) -> Optional[datetime]:
-        """The next start of office hours strictly after `when` (Amsterdam time)."""
-        local = _local(when)
-        minute = local.hour * 60 + local.minute
-        for offset in range(max_days + 1):
-            day = local.date() + timedelta(days=offset)
-            for start, _end in self.ranges_on(day):
-                if offset == 0 and start <= minute:
-                    continue
-                return datetime.combine(day, time(start // 60, start % 60), tzinfo=TZ)
-        return None
-
-
-def _local(when: Optional[datetime]) -> datetime:
-    if when is None:
-        return datetime.now(TZ)
-    return when.replace(tzinfo=TZ) if when.tzinfo is None else when.astimezone(TZ)
-
-
-def _is_holiday(day: date) -> bool:
-    try:
-        from bot.catalogue.hours import is_holiday
-    except Exception:  # noqa: BLE001 - without the catalogue package: no holidays known
-        return False
-    try:
-        return bool(is_holiday(day))
-    except Exception:  # noqa: BLE001
-        return False
-
-
-_RANGE = re.compile(r"^([01]?\d|2[0-4])[:.]([0-5]\d)\s*-\s*([01]?\d|2[0-4])[:.]([0-5]\d)$")
 
 
 def parse_office_hours(spec: str) -> OfficeHours:
@@ -599,18 +553,12 @@ def parse_office_hours(spec: str) -> OfficeHours:
         selected: set[int] = set()
         for piece in day_text.lower().split(","):
             first, _, last = piece.partition("-")
-            if first not in _DAY_KEYS or (last and last not in _DAY_KEYS):
-                raise ValueError(f"unknown weekday in {part!r}; use ma, di, wo, do, vr, za, zo")
-            a, b = _DAY_KEYS.index(first), _DAY_KEYS.index(last or first)
+            if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+                raise ValueError(f"unknown weekday in {part!r}; use {', '.join(WEEKDAYS)}")
+            a, b = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
             selected.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
-        for chunk in (c.strip() for c in range_text.split(",")):
-            match = _RANGE.match(chunk)
-            if not match:
-                raise ValueError(f"{chunk!r} is not a time range like 09:00-17:00")
-            start = int(match.group(1)) * 60 + int(match.group(2))
-            end = int(match.group(3)) * 60 + int(match.group(4))
-            if not 0 <= start < end <= 24 * 60:
-                raise ValueError(f"{chunk!r}: the end must come after the start")
+        for chunk in range_text.split(","):
+            start, end = parse_range(chunk)  # the catalogue's ranges; HoursError is a ValueError
             for day in selected:
                 days[day].append((start, end))
     if not any(days):
@@ -642,7 +590,7 @@ def office_hours(municipality: Optional[str] = None,
     if found is not None and (municipality is None or municipality.casefold() in _names(found)):
         hours = getattr(found, "office_hours", None)
         if hours is not None and getattr(hours, "always", False):
-            return OfficeHours(days=(((0, 24 * 60),),) * 7, open_on_holidays=True, source="catalogue")
+            return OfficeHours(days=(ALL_DAY,) * 7, open_on_holidays=True, source="catalogue")
         if hours is not None and any(getattr(hours, "days", ())):
             return OfficeHours(days=tuple(tuple(d) for d in hours.days), holiday=hours.holiday,
                                open_on_holidays=bool(hours.open_on_holidays), source="catalogue")
@@ -675,15 +623,15 @@ def when_answered(now: Optional[datetime] = None, municipality: Optional[str] = 
                   hours: Optional[OfficeHours] = None) -> str:
     """When a professional will answer, in B1 Dutch ("Een medewerker reageert maandag na 9:00 uur.")."""
     hours = hours or office_hours(municipality)
-    local = _local(now)
-    current = hours.current_range(local)
+    local = to_local(now)
+    current = current_range(hours, local)
     if current is not None and current[1] - (local.hour * 60 + local.minute) >= 30:
         return str(texts()["answered_open"])
     template = texts()["answered_closing" if current is not None else "answered_later"]
     after = local
     if current is not None:  # closing within half an hour: count from closing time
         after = datetime.combine(local.date(), time(0), tzinfo=TZ) + timedelta(minutes=current[1])
-    opening = hours.next_opening(after)
+    opening = next_start(hours, after)
     if opening is None:
         return str(texts()["answered_unknown"])
     return str(template).format(day=_day_phrase(opening.date(), local.date()),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -335,6 +335,49 @@ def test_office_hours_from_catalogue_else_env_else_default(monkeypatch: pytest.M
     assert handoff.office_hours("Andere Stad", {"OFFICE_HOURS": "onzin"}).days[0] == ((540, 1020),)
     monkeypatch.setattr(handoff, "_catalogue_municipality", lambda: None)
     assert handoff.office_hours(None, {}).days == WEEKDAYS_9_TO_5.days
+
+
+def test_office_hours_and_the_catalogue_agree_on_every_public_holiday_2026_to_2028() -> None:
+    """The hand-off's office hours use the catalogue's holidays (bot.catalogue.hours, from the
+    `holidays` package): closed on exactly the days the catalogue calls a public holiday.
+    Liberation Day (5 May) closes only in lustrum years (2025, 2030), as before; King's Day
+    moves to 26 April when the 27th is a Sunday (2025, 2031)."""
+    from bot.catalogue.hours import is_holiday, is_open, parse_hours
+
+    every_day = parse_office_hours("ma-zo 09:00-17:00")  # open every day, so closed = holiday
+    catalogue_offer = parse_hours({d: "09:00-17:00" for d in ("ma", "di", "wo", "do", "vr", "za", "zo")})
+    day, closed = date(2026, 1, 1), set()
+    while day.year <= 2028:
+        ten = datetime.combine(day, time(10, 0), tzinfo=TZ)
+        assert is_open(every_day, ten) == is_open(catalogue_offer, ten) == (not is_holiday(day)), day
+        answered_today = when_answered(ten, hours=every_day).startswith("Er zijn nu medewerkers")
+        assert answered_today == (not is_holiday(day)), day
+        if not is_open(every_day, ten):
+            closed.add(day)
+        day += timedelta(days=1)
+    assert len(closed) == 30  # 10 a year: see tests/test_catalogue_hours.py for the list
+    for notable in (date(2026, 4, 6), date(2027, 3, 29), date(2028, 4, 17),   # Easter Monday
+                    date(2026, 5, 25), date(2027, 5, 17), date(2028, 6, 5),   # Whit Monday
+                    date(2026, 5, 14), date(2027, 5, 6), date(2028, 5, 25),   # Ascension Day
+                    date(2026, 4, 27), date(2027, 4, 27), date(2028, 4, 27)):  # King's Day
+        assert notable in closed, notable
+    for year in (2026, 2027, 2028):
+        assert date(year, 5, 5) not in closed  # Liberation Day: not a lustrum year
+    for day, holiday in ((date(2025, 5, 5), True), (date(2030, 5, 5), True),
+                         (date(2025, 4, 26), True), (date(2025, 4, 27), False),
+                         (date(2031, 4, 26), True), (date(2031, 4, 27), False)):
+        ten = datetime.combine(day, time(10, 0), tzinfo=TZ)
+        assert is_open(every_day, ten) is not holiday and is_holiday(day) is holiday, day
+
+
+@pytest.mark.parametrize("now, expected", [
+    (_ams(2026, 4, 2, 18, 0), "reageert dinsdag na 9:00 uur."),  # Good Friday, Easter Monday
+    (_ams(2026, 5, 13, 18, 0), "reageert vrijdag na 9:00 uur."),  # Ascension Day
+    (_ams(2028, 6, 2, 18, 0), "reageert dinsdag na 9:00 uur."),  # Whitsun weekend and Monday
+    (_ams(2028, 4, 26, 16, 45), "stoppen bijna voor vandaag. Een medewerker reageert vrijdag na 9:00 uur."),
+])
+def test_when_answered_around_public_holidays(now: datetime, expected: str) -> None:
+    assert expected in when_answered(now, hours=WEEKDAYS_9_TO_5)
 
 
 def test_the_shipped_catalogue_office_hours_are_used() -> None:

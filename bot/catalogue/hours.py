@@ -1,4 +1,7 @@
-"""Opening hours of offers: parsing, Dutch public holidays, 'open now' and 'next opening'.
+"""Opening hours: parsing, Dutch public holidays, 'open now' and 'next opening'.
+
+The one opening-hours model of the assistant: the catalogue's offers and the municipality's
+office hours (``bot.handoff``: when a professional answers a hand-off) both use it.
 
 Hours in the catalogue are either ``"24/7"``, ``"op afspraak"`` (by appointment, no fixed
 times) or a mapping of Dutch weekday abbreviations to time ranges::
@@ -8,23 +11,28 @@ times) or a mapping of Dutch weekday abbreviations to time ranges::
     za: gesloten
     feestdagen: "10:00-14:00"   # optional: hours on public holidays
 
-All times are Europe/Amsterdam. On Dutch public holidays an offer uses its ``feestdagen`` line
-when it has one; otherwise it is closed, unless it is 24/7 or marked ``open_on_holidays: true``
-(then its normal weekday hours apply). Holidays come from the ``holidays`` package
-(PyPI) when installed; otherwise from the built-in rules below (same days).
+All times are in the time zone of ``bot.vocabulary``. On Dutch public holidays an offer uses its
+``feestdagen`` line when it has one; otherwise it is closed, unless it is 24/7 or marked
+``open_on_holidays: true`` (then its normal weekday hours apply).
+
+Holidays come from the ``holidays`` package (PyPI, pinned in requirements.txt), country NL:
+New Year's Day, Good Friday, Easter Sunday and Monday, King's Day (27 April; 26 April when the
+27th is a Sunday), Ascension Day, Whit Sunday and Monday, Christmas Day and Boxing Day, and
+Liberation Day (5 May) only in lustrum years (2025, 2030, ...), as the package has it. The
+hand-off's office hours always followed these same days; tests/test_catalogue_hours.py pins
+them for 2026-2028.
 """
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Mapping
 
-from bot import vocabulary
+import holidays
 
-logger = logging.getLogger(__name__)
+from bot import vocabulary
 
 TZ = vocabulary.TZ
 WEEKDAYS: tuple[str, ...] = ("ma", "di", "wo", "do", "vr", "za", "zo")  # Monday = 0
@@ -137,54 +145,14 @@ def format_minutes(minutes: int) -> str:
 
 # --- public holidays -------------------------------------------------------------------
 
-def _easter(year: int) -> date:
-    """Gregorian Easter Sunday (anonymous Gregorian algorithm)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 (name from the algorithm)
-    m = (a + 11 * h + 22 * l) // 451
-    month, day = divmod(h + l - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-def builtin_holidays(year: int) -> dict[date, str]:
-    """Dutch public holidays by the rules the `holidays` package uses (fallback)."""
-    easter = _easter(year)
-    days = {
-        date(year, 1, 1): "Nieuwjaarsdag",
-        easter - timedelta(days=2): "Goede Vrijdag",
-        easter: "Eerste Paasdag",
-        easter + timedelta(days=1): "Tweede Paasdag",
-        easter + timedelta(days=39): "Hemelvaartsdag",
-        easter + timedelta(days=49): "Eerste Pinksterdag",
-        easter + timedelta(days=50): "Tweede Pinksterdag",
-        date(year, 12, 25): "Eerste Kerstdag",
-        date(year, 12, 26): "Tweede Kerstdag",
-    }
-    if year >= 2014:
-        kings = date(year, 4, 27)
-        days[kings - timedelta(days=1) if kings.weekday() == 6 else kings] = "Koningsdag"
-    else:
-        queens = date(year, 4, 30)
-        days[queens - timedelta(days=1) if queens.weekday() == 6 else queens] = "Koninginnedag"
-    if year >= 1990 and year % 5 == 0:
-        days[date(year, 5, 5)] = "Bevrijdingsdag"
-    return days
+HOLIDAY_COUNTRY = "NL"
+HOLIDAY_LANGUAGE = "nl"  # names as "Koningsdag", "Tweede paasdag"
 
 
 @lru_cache(maxsize=64)
 def _holidays_for_year(year: int) -> dict[date, str]:
-    try:
-        import holidays  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover - depends on the environment
-        logger.info("package 'holidays' not installed; using built-in Dutch holidays")
-        return builtin_holidays(year)
-    return dict(holidays.country_holidays("NL", years=year).items())
+    found = holidays.country_holidays(HOLIDAY_COUNTRY, years=year, language=HOLIDAY_LANGUAGE)
+    return dict(found.items())
 
 
 def holiday_name(day: date) -> str | None:
@@ -198,8 +166,11 @@ def is_holiday(day: date) -> bool:
 
 # --- open now / next opening -------------------------------------------------------------
 
+ALL_DAY: DayRanges = ((0, 24 * 60),)
+
+
 def to_local(when: datetime | None = None) -> datetime:
-    """`when` in Europe/Amsterdam; naive datetimes count as Amsterdam time; None = now."""
+    """`when` in the vocabulary's time zone; naive datetimes count as local time; None = now."""
     if when is None:
         return datetime.now(TZ)
     if when.tzinfo is None:
@@ -207,7 +178,10 @@ def to_local(when: datetime | None = None) -> datetime:
     return when.astimezone(TZ)
 
 
-def _ranges_on(hours: OpeningHours, day: date) -> DayRanges:
+def ranges_on(hours: OpeningHours, day: date) -> DayRanges:
+    """The time ranges of `day`, public holidays taken into account (24/7: the whole day)."""
+    if hours.always:
+        return ALL_DAY
     if is_holiday(day):
         if hours.holiday is not None:
             return hours.holiday
@@ -216,28 +190,41 @@ def _ranges_on(hours: OpeningHours, day: date) -> DayRanges:
     return hours.days[day.weekday()]
 
 
+def current_range(hours: OpeningHours, when: datetime | None = None) -> tuple[int, int] | None:
+    """The time range (minutes since midnight) that `when` falls in, or None when closed."""
+    local = to_local(when)
+    minute = local.hour * 60 + local.minute
+    return next(((s, e) for s, e in ranges_on(hours, local.date()) if s <= minute < e), None)
+
+
 def is_open(hours: OpeningHours, when: datetime | None = None) -> bool:
     """True when the offer is open at `when` (default: now)."""
     if hours.always:
         return True
+    return current_range(hours, when) is not None
+
+
+def next_start(hours: OpeningHours, when: datetime | None = None,
+               max_days: int = 31) -> datetime | None:
+    """The next start of a time range strictly after `when` (local time), whether or not it
+    is open at `when`; None when none starts within `max_days`."""
     local = to_local(when)
     minute = local.hour * 60 + local.minute
-    return any(start <= minute < end for start, end in _ranges_on(hours, local.date()))
+    for offset in range(max_days + 1):
+        day = local.date() + timedelta(days=offset)
+        for start, _end in ranges_on(hours, day):
+            if offset == 0 and start <= minute:
+                continue
+            return datetime.combine(day, time(start // 60, start % 60), tzinfo=TZ)
+    return None
 
 
 def next_opening(hours: OpeningHours, when: datetime | None = None,
                  max_days: int = 31) -> datetime | None:
-    """When a closed offer opens next (Amsterdam time); None if open now or no fixed times."""
+    """When a closed offer opens next (local time); None if open now or no fixed times."""
     if hours.always or not (any(hours.days) or hours.holiday):
         return None
     local = to_local(when)
     if is_open(hours, local):
         return None
-    minute = local.hour * 60 + local.minute
-    for offset in range(max_days + 1):
-        day = local.date() + timedelta(days=offset)
-        for start, _end in _ranges_on(hours, day):
-            if offset == 0 and start <= minute:
-                continue
-            return datetime.combine(day, time(start // 60, start % 60), tzinfo=TZ)
-    return None
+    return next_start(hours, local, max_days)
