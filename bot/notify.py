@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Mapping, Optional, Protocol, Sequence
-from zoneinfo import ZoneInfo
+
+from bot.vocabulary import TZ
 
 logger = logging.getLogger(__name__)
 
-TZ = ZoneInfo("Europe/Amsterdam")
 SIGNATURE_HEADER = "X-Opvoedmaatje-Signature"
 TIMESTAMP_HEADER = "X-Opvoedmaatje-Timestamp"
 URGENCY_TEXT = {

@@ -37,9 +37,9 @@ def run(repeat: int = 5) -> List[FunctionCost]:
     from bot.crisis import detect_crisis
 
     turns = [t for script in conversations.scripts(40, seed=3) for t in script]
-    concerns = [c["text"] for c in conversations.load_turns()["concerns"]]
-    topics = ["slapen", "driftbuien", "eten", "zindelijkheid", "media", "luisteren_grenzen",
-              "pesten", "sociaal", "agressie", "angst", "school", "scheidingsangst"]
+    concern_items = conversations.load_turns()["concerns"]
+    concerns = [c["text"] for c in concern_items]
+    topics = [c["topic"] for c in concern_items]  # the topic each concern is about (conversations.yml)
     age = ({"entity": "age_months", "value": 36},)
     known = dialogue.Conversation(slots={"topic": "slapen", "age_months": 36, "phase": "2-4",
                                          "severity": "normaal", "support_level": "B"},

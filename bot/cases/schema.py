@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from bot.vocabulary import SEVERITIES
+
 metadata = sa.MetaData()
 
 STATUSES = ("open", "claimed", "closed")
-SEVERITIES = ("normaal", "aandacht", "crisis")
 CONTACT_PREFERENCES = ("chat", "phone", "whatsapp", "email")
 # the parent chose to be answered in the conversation itself: only then is its number kept
 ANSWER_IN_CONVERSATION = ("chat", "whatsapp")

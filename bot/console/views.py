@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, Callable, Optional
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session,
@@ -24,6 +23,7 @@ from bot.cases import CaseError, CaseStore, ClaimConflict, User, store_url
 from bot.cases.crypto import InvalidToken
 from bot.cases.schema import ROLES
 from bot.settings import write_secret_file
+from bot.vocabulary import TZ
 
 from .auth import (
     ConsoleUser, Throttle, authenticate, group_secret, hash_password, load_user, matching_step,
@@ -34,7 +34,6 @@ from .rasa_client import RasaClient, RasaUnavailable
 
 logger = logging.getLogger(__name__)
 
-TZ = ZoneInfo("Europe/Amsterdam")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 SECRET_FILE = PROJECT_ROOT / "var" / "console-secret-key"
 EXTENSION = "opvoed_console"

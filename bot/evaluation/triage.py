@@ -15,9 +15,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from bot.settings import PROJECT_ROOT
+from bot.vocabulary import SEVERITIES
 
 TRIAGE_SET = PROJECT_ROOT / "tests" / "data" / "triage_eval.yml"
-SEVERITIES = ("normaal", "aandacht", "crisis")
 NONE = "-"  # no severity set (the message was not understood as a concern)
 CRISIS_PREFIX = "crisis_"
 
