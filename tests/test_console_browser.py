@@ -7,7 +7,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Iterator
 
 import pyotp
 import pytest
@@ -17,11 +17,10 @@ from bot import handoff
 from bot.cases import CaseStore
 from bot.console.app import create_app
 
+from tests.accessibility import AXE, axe_violations
 from test_console import PASSWORD, PASSWORD_HASH, TOKEN, RasaStandIn
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -89,16 +88,6 @@ def test_professional_logs_in_claims_and_replies(console) -> None:
                for c in posts)
     assert [a.action for a in reversed(store.audit_log(case.id))] == [
         "created", "viewed", "claimed", "viewed", "replied", "viewed"]
-
-
-def axe_violations(page: Any) -> List[Dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        """async (tags) => {
-             const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
-             return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                                 nodes: v.nodes.map(n => n.target.join(' '))}));
-           }""", WCAG_TAGS)
 
 
 def app_code(store: CaseStore, email: str, secret: str) -> str:

@@ -21,14 +21,13 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bot.channels.socketio import OriginSocketIOInput, sender_of, web_origins
 from bot.web import app as web_app
+from tests.accessibility import axe_violations
 from tests.web_fixture import CHANNEL_ENV, E2E_WEB_URL, Process, standin_rasa, standin_web, web_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 # ---------------------------------------------------------------- the Flask app
@@ -243,16 +242,6 @@ def page(browser: Browser) -> Iterator[Page]:
         yield page
     finally:
         context.close()
-
-
-def axe_violations(page: Page) -> List[Dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        """async (tags) => {
-             const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
-             return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                                 nodes: v.nodes.map(n => n.target.join(' '))}));
-           }""", WCAG_TAGS)
 
 
 def bot_messages(page: Page) -> Any:

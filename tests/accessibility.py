@@ -1,0 +1,19 @@
+"""axe-core in a real browser page: the WCAG 2.1 AA violations of a page (the web page's and the
+console's browser tests)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page: Any) -> List[Dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async (tags) => {
+             const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}});
+             return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                                 nodes: v.nodes.map(n => n.target.join(' '))}));
+           }""", WCAG_TAGS)
