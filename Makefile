@@ -34,6 +34,7 @@ help:
 	@echo "make run    install what is missing, train if needed, start the assistant"
 	@echo "make test   install what is missing, train if needed, run every test"
 	@echo "make catalogue-check CATALOGUE=path   validate a support catalogue"
+	@echo "make demo-data   a month of insight (/console/inzicht) from scripted conversations"
 
 $(PY):
 	@test -n "$(BASE_PYTHON)" || { echo "Python $(PYTHON_VERSION) not found (pyenv install $(PYTHON_VERSION))"; exit 1; }
@@ -100,6 +101,12 @@ test-scale: $(MODEL)
 # for cron or a Kubernetes CronJob: python -m bot.purge). Logs counts only.
 purge: $(INSTALLED)
 	$(PY) -m bot.purge
+
+# Issue 18: a realistic month of insight for Voorbeeldstad, made by scripted parents talking to the
+# real assistant (started for the run), into the case store's database (CASE_STORE_URL).
+.PHONY: demo-data
+demo-data: $(MODEL)
+	$(LANG_ENV) $(PY) -m bot.insight.demo
 
 catalogue-check: $(INSTALLED)
 	@test -n "$(CATALOGUE)" || { echo "usage: make catalogue-check CATALOGUE=path/to/catalogue.yml"; exit 2; }

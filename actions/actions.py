@@ -25,6 +25,7 @@ def conversation_of(tracker: Tracker) -> dialogue.Conversation:
         slots=tracker.current_slot_values(),
         history=tuple(user_texts[:-1]),
         has_replied=any(e.get("event") == "bot" for e in session),
+        channel=tracker.get_latest_input_channel(),
     )
 
 
@@ -105,3 +106,8 @@ class ActionNoteConcern(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         outcome = dialogue.respond(conversation_of(tracker), message_of(tracker))
         return [SlotSet(name, value) for name, value in outcome.slots.items() if name in dialogue.CONCERN_SLOTS]
+
+
+from actions.followups import (  # noqa: E402,F401  (issue 19: wellbeing and follow-ups)
+    ActionFollowupAnswer, ActionFollowupOffer, ActionFollowupStop, ActionWellbeing,
+)

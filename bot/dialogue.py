@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
-from bot import replies, situations, vocabulary
+from bot import replies, situations, vocabulary, wellbeing
 from bot.age import parse_age
 from bot.phases import phase_for_months
 from bot.replies import Reply
@@ -48,6 +48,7 @@ class Conversation:
     slots: Mapping[str, Any]
     history: Tuple[str, ...] = ()  # the parent's earlier messages in this session, oldest first
     has_replied: bool = False  # the assistant already said something in this conversation
+    channel: Optional[str] = None  # the parent's latest input channel (rest, socketio, whatsapp, ...)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,10 @@ def respond(conversation: Conversation, message: Message) -> Outcome:
     outcome.replies.extend(replies.topic_reply(topic, phase, reply_severity))
     if in_crisis:
         outcome.replies.append(Reply(say("crisis_reminder")))
+    else:  # issue 19: one question after the answer: the parent's wellbeing, or a follow-up
+        after = wellbeing.after_answer(slots, conversation.channel, topic, phase, severity)
+        outcome.replies.extend(after.replies)
+        outcome.slots.update(after.slots)
     return _with_disclosure(conversation, outcome)
 
 

@@ -14,7 +14,8 @@ own copy), on every channel in the bot message's metadata.
 What else a process holds of a conversation registers with ``on_erasure`` and is told to forget it
 (the WhatsApp channel's number book: the reply has gone out by then, Rasa saves after the replies).
 The number a case keeps to answer the parent in the conversation (``cases.reply_number``) goes
-with the case.
+with the case; the conversation's follow-ups (issue 19, table ``followups``) are deleted too, and
+the insight's working rows of it (issue 18, ``insight_state``: bot/insight/privacy.py).
 """
 from __future__ import annotations
 
@@ -83,4 +84,13 @@ class CaseEraser:
         delivery records; the count."""
         if not self._cases.ready():
             return 0
-        return int(self.store.delete_for_conversation(conversation_id, actor="parent"))
+        count = int(self.store.delete_for_conversation(conversation_id, actor="parent"))
+        from bot.followups.store import FollowUpStore  # issue 19: the follow-ups go too
+
+        followups = FollowUpStore(self.store.engine)
+        if followups.ready():
+            followups.delete_for_conversation(conversation_id)
+        from bot.insight.privacy import erase_conversation  # issue 18: its labels of the day go too
+
+        erase_conversation(self.store.engine, conversation_id)
+        return count

@@ -8,7 +8,12 @@ deploy/k8s/purge.yaml) deletes
 2. from the case store (``CASE_STORE_URL``): the expired cases (``CaseStore.purge_expired``:
    closed cases counted from closing, the others from creation), and every contact detail or
    reply number a closed case still holds (``CaseStore.clear_closed_contacts``; closing clears
-   them already, this catches a case closed by other means).
+   them already, this catches a case closed by other means);
+3. the follow-ups (issue 19) whose due date is past the retention period;
+4. the name and e-mail address of residents' proposals declined more than 30 days ago (issue 20);
+5. the insight's working rows (issue 18, ``insight_seen`` and ``insight_state``: record keys and
+   daily conversation hashes) older than two days, also when no statistics arrive
+   (bot/insight/privacy.py); the daily aggregates (no ids, no text) stay.
 
 The retention period is ``bot.cases.retention_days()``: ``CASE_RETENTION_DAYS``, else the
 catalogue's ``municipality.retention_days``, else 90 days. It logs counts only, never a sender id,
@@ -112,6 +117,24 @@ def purge(
     store = case_store if case_store is not None else CaseStore.from_url(store_url(environ))
     cases = store.purge_expired(now=now, days=days)
     contacts = store.clear_closed_contacts()
+    from bot.followups.store import FollowUpStore
+
+    followups = FollowUpStore(store.engine)
+    if followups.ready():
+        expired = followups.purge_expired(now=now, days=days)
+        if expired:
+            logger.info("retention (%d days): deleted %d follow-up(s)", days, expired)
+    # residents' proposals (issue 20): name and e-mail address of a declined one, 30 days after
+    from bot.offers.store import CatalogueStore
+
+    cleared = CatalogueStore(store).purge_declined_contacts(now=now)
+    if cleared:
+        logger.info("declined proposals: deleted the contact details of %d", cleared)
+    from bot.insight.privacy import purge_working_rows  # issue 18: keys and daily hashes, 2 days
+
+    keys, states = purge_working_rows(store.engine, now=now)
+    if keys or states:
+        logger.info("insight: deleted %d record key(s) and %d conversation state(s) past two days", keys, states)
     result = PurgeResult(days=days, conversations=conversations, events=rows, cases=cases, contacts=contacts)
     logger.info("retention (%d days): deleted %d conversation(s) (%d stored events) and %d case(s); "
                 "contact details of %d closed case(s)", result.days, result.conversations, result.events,

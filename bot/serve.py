@@ -68,7 +68,21 @@ def services(model: Path, env: Dict[str, str], token: str) -> List[Service]:
             health_url=f"http://127.0.0.1:{web_port}/health",
             describe=f"web server      http://127.0.0.1:{web_port}/  (demo page with the chat; console: /console)",
         ),
-    ]
+    ] + insight_services(env)
+
+
+def insight_services(env: Dict[str, str]) -> List[Service]:
+    """The insight consumer (issue 18), only when a broker is configured; without one the Rasa
+    server counts in its own process (bot/insight/local.py)."""
+    if not (env.get("EVENT_BROKER_URL") or "").strip():
+        return []
+    port = env.get("INSIGHT_PORT") or "5056"
+    return [Service(
+        name="insight",
+        argv=[sys.executable, "-m", "bot.insight.consume", "--port", port],
+        health_url=f"http://127.0.0.1:{port}/health",
+        describe=f"insight         statistics from RabbitMQ into the aggregates (GET http://127.0.0.1:{port}/health)",
+    )]
 
 
 class StartRefused(RuntimeError):
@@ -216,7 +230,11 @@ class PurgeLoop:
 def runtime_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """The environment for the processes: os.environ, the settings' defaults, then overrides."""
     base = {**os.environ, **(overrides or {})}
-    return {**base, **settings.defaults(base)}
+    env = {**base, **settings.defaults(base)}
+    # the support catalogue: the one published in the case store's database (issue 20), unless a
+    # file is named in OPVOED_CATALOGUE (bot/catalogue/published.py)
+    env.setdefault("OPVOED_CATALOGUE_SOURCE", "database")
+    return env
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -244,10 +262,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     supervisor.start()
     purge = PurgeLoop(env).start()
+    # issue 19: the follow-up worker, a round every FOLLOWUP_INTERVAL seconds (python -m bot.followups)
+    followups = PurgeLoop(env, interval=float(env.get("FOLLOWUP_INTERVAL") or 60),
+                          command=[sys.executable, "-m", "bot.followups", "--once"]).start()
     print("Opvoedmaatje is starting (loading the model takes about a minute):", flush=True)
     for service in supervisor.services:
         print("  " + service.describe, flush=True)
     print(f"  retention purge now and every {PURGE_INTERVAL_SECONDS / 3600:g} h (python -m bot.purge)", flush=True)
+    print(f"  follow-ups sent every {followups.interval:g} s (python -m bot.followups)", flush=True)
     if token_file is not None:
         print(f"  API token       generated, stored in {token_file} (set RASA_AUTH_TOKEN to choose one)", flush=True)
     ready = False
@@ -256,6 +278,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if dead:
             print(f"The {dead} process stopped; stopping everything.", file=sys.stderr, flush=True)
             purge.stop()
+            followups.stop()
             supervisor.stop()
             return 1
         if not ready and all(is_up(s.health_url) for s in supervisor.services):
@@ -264,6 +287,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         time.sleep(1)
     print("Stopping Opvoedmaatje...", flush=True)
     purge.stop()
+    followups.stop()
     supervisor.stop()
     return 0
 

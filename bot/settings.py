@@ -42,9 +42,18 @@ def defaults(environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
         "EVENT_BROKER_QUEUE": get("EVENT_BROKER_QUEUE", "opvoedmaatje_stats"),
         "EVENT_BROKER_EXCHANGE": get("EVENT_BROKER_EXCHANGE", "opvoedmaatje-stats"),
         "STATS_HASH_KEY": get("STATS_HASH_KEY", ""),
+        # the municipality's insight (issue 18): counted in the Rasa process when there is no
+        # broker; with a broker the consumer (python -m bot.insight.consume) answers GET /health here
+        "INSIGHT_IN_PROCESS": get("INSIGHT_IN_PROCESS", "1"),
+        "INSIGHT_PORT": get("INSIGHT_PORT", "5056"),
         "RATE_LIMIT_PER_MINUTE": get("RATE_LIMIT_PER_MINUTE", "30"),
         # the case store of the hand-off (issue 6): SQLite by default, PostgreSQL by URL
         "CASE_STORE_URL": get("CASE_STORE_URL", f"sqlite:///{VAR_DIR / 'cases.db'}"),
+        # follow-ups (issue 19): seconds between the worker's rounds (python -m bot.followups), and
+        # the WhatsApp template (name, language) a follow-up goes out as outside the 24-hour window
+        "FOLLOWUP_INTERVAL": get("FOLLOWUP_INTERVAL", "60"),
+        "WHATSAPP_FOLLOWUP_TEMPLATE": get("WHATSAPP_FOLLOWUP_TEMPLATE", "opvoedmaatje_vervolgvraag"),
+        "WHATSAPP_FOLLOWUP_TEMPLATE_LANGUAGE": get("WHATSAPP_FOLLOWUP_TEMPLATE_LANGUAGE", "nl"),
     }
     return values
 

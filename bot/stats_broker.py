@@ -4,21 +4,31 @@ Rasa's own pika broker ships every event as it is, message text included: not ac
 messages about children. This broker turns each event into a small record of fixed labels only:
 
 - ``user``: the intent name and the channel (no text, no entities, no confidence);
-- ``slot``: ``topic``, ``phase``, ``severity``, ``support_level`` and ``signal``, and only values of
-  the contract's fixed sets (anything else is dropped);
+- ``slot``: ``topic``, ``phase``, ``severity``, ``support_level``, ``signal`` and ``situation`` (the
+  crisis situation, CONTRACT.md 4b; for the insight's crisis counts), and only values of the
+  contract's fixed sets (anything else is dropped);
 - ``action``: the action's name (names come from the domain); ``bot``: that a reply was sent and
   whether it was the fallback for an unreachable action server (no text);
 - ``session``: a conversation session started.
 
-Every record carries the UTC day and hour, and, only when ``STATS_HASH_KEY`` is set, a
-``conversation`` field: HMAC-SHA256 of the UTC day and the sender id under that key, cut to 16 hex
-characters. It changes every day and cannot be reversed without the key, so counts per
-conversation are possible within a day and nothing links a parent across days.
+Every record carries the UTC day and hour, and a ``conversation`` field: HMAC-SHA256 of the UTC
+day and the sender id under ``STATS_HASH_KEY``, cut to 16 hex characters. It changes every day and
+cannot be reversed without the key, so counts per conversation are possible within a day and
+nothing links a parent across days. Without ``STATS_HASH_KEY`` the broker uses a random key of its
+own process (links hold within one Rasa server only; set the key when there are several).
 
-endpoints.yml (settings from env; when ``EVENT_BROKER_URL`` is empty no broker is created at all)::
+For the municipality's insight (issue 18, bot/insight) the broker also sends, beside those records:
+
+- ``key``: a keyed hash of the event (sender, time, kind, name) under the same key, so the
+  consumer counts an event that arrives twice only once;
+- ``label`` records: the neighbourhood (only a name of the catalogue's fixed list) and the page's
+  language (only a code of ``bot.insight.labels.LANGUAGES``, else ``anders``); nothing else.
+
+endpoints.yml (settings from env; when ``EVENT_BROKER_URL`` is empty no broker is created at all,
+unless ``INSIGHT_IN_PROCESS`` is on: then the insight counts in this process, bot/insight/local.py)::
 
     event_broker:
-      type: bot.stats_broker.AnonymousStatsBroker
+      type: bot.insight.local.InProcessInsightBroker  # chooses: RabbitMQ, in-process or none
       url: ${EVENT_BROKER_URL}          # amqp://user:password@host:5672/vhost
       queue: ${EVENT_BROKER_QUEUE}      # durable queue bound to the exchange
       exchange: ${EVENT_BROKER_EXCHANGE}  # fanout exchange
@@ -34,10 +44,13 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
+import secrets
+import weakref
 from collections import deque
 from datetime import datetime, timezone
-from typing import Any, Deque, Dict, Optional, Text
+from typing import Any, Deque, Dict, List, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
@@ -56,7 +69,7 @@ MAX_BACKOFF = 30.0
 # The contract's fixed value sets (CONTRACT.md sections 1-5) of the slots that are counted.
 SLOT_VALUES: Dict[str, frozenset] = {
     name: frozenset(vocabulary.SLOT_VALUES[name])
-    for name in ("topic", "phase", "severity", "support_level", "signal")
+    for name in ("topic", "phase", "severity", "support_level", "signal", "situation")
 }
 _LABEL = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # intent, action and channel names
 
@@ -121,6 +134,60 @@ def anonymise(event: Dict[str, Any], hash_key: str = "") -> Optional[Dict[str, A
     return record
 
 
+def event_key(link_key: str, event: Dict[str, Any]) -> Optional[str]:
+    """A keyed hash naming one Rasa event (sender, time, kind, name, value): the same event
+    published twice has the same key, so the insight consumer counts it once."""
+    if not link_key or not isinstance(event, dict):
+        return None
+    parts = [event.get("sender_id"), event.get("timestamp"), event.get("event"), event.get("name"),
+             event.get("value") if isinstance(event.get("value"), (str, int, float, bool)) else None]
+    message = "\x00".join(repr(part) for part in parts).encode("utf-8", "surrogatepass")
+    return hmac.new(link_key.encode("utf-8"), b"key\x00" + message, hashlib.sha256).hexdigest()[:32]
+
+
+def insight_labels(event: Dict[str, Any], neighbourhoods: Dict[str, str]) -> List[Dict[str, Any]]:
+    """The extra fixed-label records of one event for the insight (issue 18): the neighbourhood
+    slot when its value is one of the catalogue's neighbourhoods (``neighbourhoods``: casefolded
+    name -> name), and the language of a user message's page. Never text or ids."""
+    from bot.insight.labels import language_label
+
+    if not isinstance(event, dict):
+        return []
+    kind = event.get("event")
+    if kind == "slot" and event.get("name") == "neighbourhood" and isinstance(event.get("value"), str):
+        name = neighbourhoods.get(event["value"].strip().casefold())
+        return [{"type": "label", "label": "neighbourhood", "value": name}] if name else []
+    if kind == "user":
+        metadata = event.get("metadata")
+        language = language_label(metadata.get("language")) if isinstance(metadata, dict) else None
+        return [{"type": "label", "label": "language", "value": language}] if language else []
+    return []
+
+
+_brokers: "weakref.WeakSet[AnonymousStatsBroker]" = weakref.WeakSet()  # for link_keys()
+
+
+def link_keys(environ: Any = os.environ) -> List[str]:
+    """The keys the conversation hashes of this process are made with: ``STATS_HASH_KEY`` and the
+    key of every statistics broker alive here (its own random key when none is set). The erasure
+    needs them to find a conversation's working rows (bot/insight/privacy.py)."""
+    keys = [str(environ.get("STATS_HASH_KEY") or "").strip()]
+    keys += [broker.link_key for broker in list(_brokers)]
+    return sorted({key for key in keys if key})
+
+
+def _catalogue_neighbourhoods() -> Dict[str, str]:
+    try:
+        from bot.catalogue import load_catalogue
+
+        municipality = load_catalogue().municipality
+        names = municipality.neighbourhood_names() if municipality else ()
+    except Exception as error:  # no catalogue: no neighbourhood labels, never a failure
+        logger.warning("stats: no neighbourhoods from the catalogue (%s)", type(error).__name__)
+        names = ()
+    return {name.casefold(): name for name in names}
+
+
 class AnonymousStatsBroker(EventBroker):
     """Publishes anonymised records to a durable RabbitMQ queue through a fanout exchange."""
 
@@ -131,6 +198,10 @@ class AnonymousStatsBroker(EventBroker):
         self.queue = queue or DEFAULT_QUEUE
         self.exchange_name = exchange or DEFAULT_EXCHANGE
         self.hash_key = hash_key or ""
+        # links records of one conversation (and names events) when no STATS_HASH_KEY is set
+        self.link_key = self.hash_key or secrets.token_hex(32)
+        _brokers.add(self)
+        self._neighbourhoods: Optional[Dict[str, str]] = None
         self.pending: Deque[bytes] = deque(maxlen=max_pending)
         self.dropped = 0
         self.published = 0
@@ -145,10 +216,10 @@ class AnonymousStatsBroker(EventBroker):
                                    event_loop: Optional[asyncio.AbstractEventLoop] = None,
                                    ) -> Optional["AnonymousStatsBroker"]:
         url = (broker_config.url or "").strip() if broker_config is not None else ""
+        kwargs = broker_config.kwargs if broker_config is not None else {}
         if not url:
             logger.info("stats: EVENT_BROKER_URL is not set; no statistics are sent")
             return None
-        kwargs = broker_config.kwargs if broker_config is not None else {}
         broker = cls(url, queue=str(kwargs.get("queue") or ""), exchange=str(kwargs.get("exchange") or ""),
                      hash_key=str(kwargs.get("hash_key") or ""))
         logger.info("stats: anonymous statistics go to queue %s", broker.queue)
@@ -159,15 +230,39 @@ class AnonymousStatsBroker(EventBroker):
     def publish(self, event: Dict[Text, Any]) -> None:
         """Queue the anonymised record of one event; never raises, never blocks."""
         try:
-            record = anonymise(event, self.hash_key)
-            if record is None:
+            records = self.records(event)
+            if not records:
                 return
-            if len(self.pending) == self.pending.maxlen:
-                self.dropped += 1
-            self.pending.append(json.dumps(record, sort_keys=True).encode("utf-8"))
+            for record in records:
+                if len(self.pending) == self.pending.maxlen:
+                    self.dropped += 1
+                self.pending.append(json.dumps(record, sort_keys=True).encode("utf-8"))
             self._ensure_worker()
         except Exception as error:  # statistics must never break a conversation
             logger.error("stats: could not queue a record (%s)", type(error).__name__)
+
+    def records(self, event: Dict[Text, Any]) -> List[Dict[str, Any]]:
+        """The record of one event and its insight label records, each with the event's key."""
+        if self._neighbourhoods is None:
+            self._neighbourhoods = _catalogue_neighbourhoods()
+        record = anonymise(event, self.link_key)
+        extras = insight_labels(event, self._neighbourhoods)
+        if record is None and not extras:
+            return []
+        records = [record] if record is not None else []
+        if extras:
+            moment = _moment(event)
+            day = moment.strftime("%Y-%m-%d")
+            common: Dict[str, Any] = {"schema": SCHEMA_VERSION, "day": day, "hour": moment.hour}
+            conversation = conversation_hash(self.link_key, event.get("sender_id"), day)
+            if conversation:
+                common["conversation"] = conversation
+            records.extend({**extra, **common} for extra in extras)
+        key = event_key(self.link_key, event)
+        if key:
+            for number, each in enumerate(records):
+                each["key"] = key if number == 0 else f"{key[:30]}l{number}"
+        return records
 
     def _ensure_worker(self) -> None:
         try:

@@ -1,10 +1,14 @@
-"""axe-core in a real browser page: the WCAG 2.1 AA violations of a page (the web page's and the
-console's browser tests)."""
+"""The browser tests' Chromium (Debian's, as the Makefile installs it) and axe-core in a real
+browser page: the WCAG 2.1 AA violations of a page (the web page's and the console's tests)."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, Dict, List
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 

@@ -74,7 +74,8 @@ def texts(replies: List[Dict[str, Any]]) -> str:
     return " ".join(r.get("text") or "" for r in replies)
 
 
-def _start(tmp: Path, with_actions: bool) -> Iterator[Assistant]:
+def start_assistant(tmp: Path, with_actions: bool = True, **overrides: str) -> Iterator[Assistant]:
+    """Start Rasa (and the action server) with the test settings, `overrides` last; yield it."""
     if not MODEL.is_file():
         pytest.fail(f"No trained model at {MODEL}: run `make train` (make test does this first).")
     token = secrets.token_urlsafe(16)
@@ -90,6 +91,7 @@ def _start(tmp: Path, with_actions: bool) -> Iterator[Assistant]:
         "CASE_STORE_URL": f"sqlite:///{tmp / 'cases.db'}",
         # channels (issue 7): WEB_ORIGINS, WhatsApp settings pointing at the Graph API stand-in
         **CHANNEL_ENV,
+        **overrides,
     })
     serve.prepare(env)
     wanted = {"rasa", "actions"} if with_actions else {"rasa"}  # the web tests start their own web server
@@ -106,10 +108,10 @@ def _start(tmp: Path, with_actions: bool) -> Iterator[Assistant]:
 @pytest.fixture(scope="session")
 def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     """Rasa server + action server on free ports, with the trained model."""
-    yield from _start(tmp_path_factory.mktemp("assistant"), with_actions=True)
+    yield from start_assistant(tmp_path_factory.mktemp("assistant"), with_actions=True)
 
 
 @pytest.fixture(scope="session")
 def assistant_without_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
     """A Rasa server whose action server is down (nothing listens on its port)."""
-    yield from _start(tmp_path_factory.mktemp("no-actions"), with_actions=False)
+    yield from start_assistant(tmp_path_factory.mktemp("no-actions"), with_actions=False)

@@ -10,6 +10,12 @@ Like Meta it keeps the 24-hour customer-service window: once told when a number 
 (``parent_wrote``, what Meta learns from the parent's messages), it refuses any message but a
 template to that number more than 24 hours later with 400, code 131047 ("Re-engagement
 message"). Numbers it was never told about are not checked.
+
+Templates (issue 19): the components of a template message are checked by shape (body text
+parameters, quick-reply buttons with a payload and an index). Once templates are registered
+(``register_template``: name, language, number of body parameters and of quick-reply buttons, as
+a municipality registers them with Meta), a template of another name or language is refused with
+404, code 132001, and a wrong number of parameters or buttons with 400, code 132000.
 """
 from __future__ import annotations
 
@@ -53,12 +59,49 @@ def shape_problems(body: Any) -> List[str]:
             problems.append("template.name missing")
         elif not isinstance(template.get("language"), dict) or not isinstance(template["language"].get("code"), str):
             problems.append("template.language.code missing")
+        else:
+            problems += _component_problems(template.get("components"))
     elif kind == "image":
         image = body.get("image")
         if not isinstance(image, dict) or not (image.get("link") or image.get("id")):
             problems.append("image.link or image.id missing")
     else:
         problems.append(f"unsupported type {kind!r}")
+    return problems
+
+
+def _component_problems(components: Any) -> List[str]:
+    """Meta's rules for a template's components: body text parameters (no newlines or tabs, at
+    most 4 spaces in a row), quick-reply buttons with an index 0-9 and a payload."""
+    if components is None:
+        return []
+    if not isinstance(components, list):
+        return ["template.components must be a list"]
+    problems: List[str] = []
+    for component in components:
+        if not isinstance(component, dict) or component.get("type") not in ("header", "body", "button"):
+            problems.append("component type must be header, body or button")
+            continue
+        parameters = component.get("parameters")
+        if not isinstance(parameters, list) or not parameters:
+            problems.append("component parameters missing")
+            continue
+        if component["type"] == "button":
+            if component.get("sub_type") not in ("quick_reply", "url"):
+                problems.append("button sub_type must be quick_reply or url")
+            if not re.fullmatch(r"[0-9]", str(component.get("index", ""))):
+                problems.append("button index must be 0-9")
+            for parameter in parameters:
+                if not isinstance(parameter, dict) or parameter.get("type") != "payload" \
+                        or not isinstance(parameter.get("payload"), str) or not parameter["payload"]:
+                    problems.append("quick_reply parameter must be {type: payload, payload: ...}")
+            continue
+        for parameter in parameters:
+            text = parameter.get("text") if isinstance(parameter, dict) else None
+            if not isinstance(parameter, dict) or parameter.get("type") != "text" or not isinstance(text, str) or not text:
+                problems.append("body parameter must be {type: text, text: ...}")
+            elif "\n" in text or "\t" in text or "     " in text or len(text) > 1024:
+                problems.append("body parameter has a newline, a tab, 5 spaces or over 1024 characters")
     return problems
 
 
@@ -140,6 +183,8 @@ class GraphStandIn:
     rejected: List[Dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
     last_inbound: Dict[str, float] = field(default_factory=dict)  # number -> when it last wrote
+    # (name, language) -> (body parameters, quick-reply buttons): the approved templates
+    templates: Dict[Any, Any] = field(default_factory=dict)
     _failures: List[Failure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -159,6 +204,30 @@ class GraphStandIn:
             self._failures.clear()
             self.last_inbound.clear()
             self.attempts = 0
+
+    def register_template(self, name: str, language: str, body_parameters: int = 0,
+                          quick_replies: int = 0) -> None:
+        """A template approved by Meta for this account (from then on, only those are accepted)."""
+        with self._lock:
+            self.templates[(name, language)] = (body_parameters, quick_replies)
+
+    def _template_refusal(self, body: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        if body.get("type") != "template":
+            return None
+        with self._lock:
+            if not self.templates:
+                return None
+            template = body["template"]
+            wanted = self.templates.get((template["name"], template["language"]["code"]))
+        if wanted is None:
+            return {"status": 404, "code": 132001, "message": "(#132001) Template name does not exist in the translation"}
+        components = template.get("components") or []
+        parameters = sum(len(c["parameters"]) for c in components if c["type"] == "body")
+        buttons = sorted(int(c["index"]) for c in components if c["type"] == "button")
+        if parameters != wanted[0] or buttons != list(range(wanted[1])):
+            return {"status": 400, "code": 132000,
+                    "message": "(#132000) Number of parameters does not match the expected number of params"}
+        return None
 
     def parent_wrote(self, number: str, at: Optional[float] = None) -> None:
         """What Meta knows from the parent's messages: when `number` last wrote (now by default)."""
@@ -196,6 +265,12 @@ class GraphStandIn:
         except ValueError:
             return web.json_response({"error": {"message": "Invalid JSON", "code": 100}}, status=400)
         problems = shape_problems(body)
+        refusal = None if problems else self._template_refusal(body)
+        if refusal is not None:
+            with self._lock:
+                self.rejected.append({"body": body, "problems": [refusal["message"]]})
+            return web.json_response({"error": {"message": refusal["message"], "type": "OAuthException",
+                                                "code": refusal["code"]}}, status=refusal["status"])
         if not problems and self._outside_window(body):
             with self._lock:
                 self.rejected.append({"body": body, "problems": ["outside the 24-hour window"]})

@@ -3,7 +3,6 @@ claims a case and replies; the reply reaches the (stand-in) Rasa conversation. A
 the second factor with the QR page and logs in with a code (axe-core checks those pages)."""
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -17,12 +16,9 @@ from bot import handoff
 from bot.cases import CaseStore
 from bot.console.app import create_app
 
-from tests.accessibility import AXE, axe_violations
+from tests.accessibility import AXE, CHROMIUM, CHROMIUM_ARGS as ARGS, axe_violations
 from test_console import PASSWORD, PASSWORD_HASH, TOKEN, RasaStandIn
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian chromium not installed (apt-get install -y chromium)")

@@ -310,6 +310,10 @@ OWN_SECRETS = {
     # the console: the Rasa API, cases, its session key, the login throttle
     "web": {"RASA_AUTH_TOKEN", "CASE_STORE_URL", "CASE_STORE_KEY", "WEB_SECRET_KEY", "REDIS_PASSWORD"},
     "purge": {"TRACKER_STORE_URL", "CASE_STORE_URL"},
+    # the follow-up worker (issue 19): the Rasa API (to deliver) and the follow-ups in the case store
+    "followups": {"RASA_AUTH_TOKEN", "CASE_STORE_URL"},
+    # the insight consumer (issue 18): the statistics queue and the aggregates in the case store
+    "insight": {"EVENT_BROKER_URL", "CASE_STORE_URL"},
 }
 # channels and notifications that a municipality may leave off
 OPTIONAL = {"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID",
@@ -321,6 +325,10 @@ NEVER = {  # what each service must not get, whatever else changes
     "web": {"REST_TOKEN", "SENDER_ID_SECRET", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN", "TRACKER_STORE_URL",
             "EVENT_BROKER_URL", "SMTP_PASSWORD"},
     "purge": {"RASA_AUTH_TOKEN", "CASE_STORE_KEY", "SENDER_ID_SECRET", "WEB_SECRET_KEY", "REDIS_PASSWORD"},
+    "followups": {"CASE_STORE_KEY", "SENDER_ID_SECRET", "WEB_SECRET_KEY", "TRACKER_STORE_URL",
+                  "WHATSAPP_ACCESS_TOKEN", "REST_TOKEN"},
+    "insight": {"RASA_AUTH_TOKEN", "CASE_STORE_KEY", "SENDER_ID_SECRET", "STATS_HASH_KEY", "TRACKER_STORE_URL",
+                "WEB_SECRET_KEY"},
 }
 
 
@@ -344,7 +352,8 @@ def test_no_app_container_reads_the_whole_env_file() -> None:
 
 
 @pytest.mark.parametrize("service,role", [("rasa-1", "rasa"), ("rasa-2", "rasa"), ("actions", "actions"),
-                                          ("web", "web"), ("purge", "purge")])
+                                          ("web", "web"), ("purge", "purge"),
+                                          ("followups", "followups"), ("insight", "insight")])
 def test_each_compose_service_gets_only_its_own_secrets(service: str, role: str) -> None:
     environment = _compose()["services"][service]["environment"]
     secrets = _secret_names_of(environment)
@@ -447,7 +456,7 @@ def test_network_policies_keep_rasa_and_the_actions_off_the_public_network() -> 
     ingress_controller = {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}
     rasa = allowed_from("rasa")
     assert rasa and all(peer["ports"] == {5005} for peer in rasa)
-    assert pod_roles(rasa) == {"web"} and namespaces(rasa) == [ingress_controller]
+    assert pod_roles(rasa) == {"web", "followups"} and namespaces(rasa) == [ingress_controller]
     assert not any("ipBlock" in peer for peer in rasa)
     actions = allowed_from("actions")
     assert actions and pod_roles(actions) == {"rasa"} and not namespaces(actions)
@@ -455,6 +464,7 @@ def test_network_policies_keep_rasa_and_the_actions_off_the_public_network() -> 
     web = allowed_from("web")
     assert namespaces(web) == [ingress_controller] and not pod_roles(web)
     assert not allowed_from("purge")
+    assert not allowed_from("followups")
     for policy in policies.values():  # every policy selects pods that exist
         selector = policy["spec"]["podSelector"]
         assert selector == {} or any(_selects(selector, labels) for labels in pods.values()), policy["metadata"]["name"]

@@ -15,10 +15,8 @@ import requests
 from bot.cases import CaseStore
 from tests.conftest import ROOT, new_sender, texts
 from tests.web_fixture import web_server  # noqa: F401  (session fixture)
+from tests.accessibility import CHROMIUM, CHROMIUM_ARGS as ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "Lange-zin-voor-de-test-2026"
 
 

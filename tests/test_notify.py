@@ -13,41 +13,20 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from bot import notify
 from bot.cases import CaseStore
+from tests.smtp_server import Inbox, smtp_server
+from tests.web_fixture import free_port
 
 SECRET_WORDS = "Mijn zoon slaat mij elke avond"
 BASE = "https://jeugd.voorbeeldstad.example"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-        self.arrived = threading.Event()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        self.arrived.set()
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -21,13 +21,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bot.channels.socketio import OriginSocketIOInput, sender_of, web_origins
 from bot.web import app as web_app
-from tests.accessibility import axe_violations
+from tests.accessibility import CHROMIUM, CHROMIUM_ARGS, axe_violations
 from tests.web_fixture import CHANNEL_ENV, E2E_WEB_URL, Process, standin_rasa, standin_web, web_server  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 # ---------------------------------------------------------------- the Flask app

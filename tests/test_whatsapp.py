@@ -1042,7 +1042,7 @@ def test_e2e_a_console_reply_reaches_the_parent_after_the_receiving_server_stopp
     console reply goes out through it to the Graph API stand-in (which checks what Meta checks),
     and a reply Meta refuses (the 24-hour window has closed) shows as not delivered, with the
     reason and the parent's contact route."""
-    from tests.conftest import _start  # the assistant fixture's way to start the servers
+    from tests.conftest import start_assistant  # the assistant fixture's way to start the servers
 
     number = "31622233344"
     secret = CHANNEL_ENV["WHATSAPP_APP_SECRET"]
@@ -1050,7 +1050,7 @@ def test_e2e_a_console_reply_reaches_the_parent_after_the_receiving_server_stopp
     shared = tmp_path_factory.mktemp("restart")  # one tracker store and one case store for both servers
     logs: List[str] = []
 
-    first = _start(shared, with_actions=True)
+    first = start_assistant(shared, with_actions=True)
     server = next(first)
     try:
         def say(text: str) -> str:
@@ -1074,7 +1074,7 @@ def test_e2e_a_console_reply_reaches_the_parent_after_the_receiving_server_stopp
         logs.append(server.logs())
         first.close()  # server 1 (and its action server) stop: its memory of the number is gone
 
-    second = _start(shared, with_actions=False)
+    second = start_assistant(shared, with_actions=False)
     server = next(second)
     try:
         console = _console(store, server.url, server.token)

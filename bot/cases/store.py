@@ -58,7 +58,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _to_db(when: Optional[datetime]) -> Optional[datetime]:
+def to_db_time(when: Optional[datetime]) -> Optional[datetime]:
     """Aware -> naive UTC; naive values are taken as UTC already."""
     if when is None:
         return None
@@ -67,7 +67,7 @@ def _to_db(when: Optional[datetime]) -> Optional[datetime]:
     return when
 
 
-def _from_db(when: Optional[datetime]) -> Optional[datetime]:
+def from_db_time(when: Optional[datetime]) -> Optional[datetime]:
     return when.replace(tzinfo=timezone.utc) if when is not None else None
 
 
@@ -342,9 +342,9 @@ class CaseStore:
             contact_preference=row.contact_preference, contact_token=row.contact_detail,
             status=row.status, assigned_to=row.assigned_to,
             assigned_name=getattr(row, "assigned_name", None),
-            created_at=_from_db(row.created_at), claimed_at=_from_db(row.claimed_at),
-            closed_at=_from_db(row.closed_at), situation=row.situation,
-            alerted_at=_from_db(row.alerted_at),
+            created_at=from_db_time(row.created_at), claimed_at=from_db_time(row.claimed_at),
+            closed_at=from_db_time(row.closed_at), situation=row.situation,
+            alerted_at=from_db_time(row.alerted_at),
             team_id=getattr(row, "team_id", None), team_name=getattr(row, "team_name", None),
             _cipher=self.cipher if row.contact_detail else None,
         )
@@ -353,7 +353,7 @@ class CaseStore:
     def _user(row: Any) -> User:
         return User(id=row.id, email=row.email, display_name=row.display_name,
                     password_hash=row.password_hash, role=row.role, active=bool(row.active),
-                    created_at=_from_db(row.created_at),
+                    created_at=from_db_time(row.created_at),
                     session_version=int(getattr(row, "session_version", 0) or 0),
                     team_id=getattr(row, "team_id", None),
                     totp_token=getattr(row, "totp_secret", None),
@@ -373,7 +373,7 @@ class CaseStore:
         if action not in AUDIT_ACTIONS:
             raise ValueError(f"unknown audit action {action!r}")
         connection.execute(case_audit.insert().values(
-            at=_to_db(now or utcnow()), actor=(actor or SYSTEM_ACTOR)[:254], action=action,
+            at=to_db_time(now or utcnow()), actor=(actor or SYSTEM_ACTOR)[:254], action=action,
             case_id=case_id,
         ))
 
@@ -389,7 +389,7 @@ class CaseStore:
         if case_id is not None:
             query = query.where(case_audit.c.case_id == case_id)
         with self.engine.connect() as connection:
-            return [AuditEntry(r.id, _from_db(r.at), r.actor, r.action, r.case_id)
+            return [AuditEntry(r.id, from_db_time(r.at), r.actor, r.action, r.case_id)
                     for r in connection.execute(query)]
 
     # --- cases -------------------------------------------------------------------------------
@@ -424,7 +424,7 @@ class CaseStore:
             raise ValueError(f"unknown contact preference {contact_preference!r}")
         words = [str(w) for w in parent_words] if words_consent else []
         case_id = uuid.uuid4().hex
-        created = _to_db(now or utcnow())
+        created = to_db_time(now or utcnow())
         if team_id is None:
             team_id = self.default_team_id()
         with self.engine.begin() as connection:
@@ -483,7 +483,7 @@ class CaseStore:
                 cases.update()
                 .where(cases.c.id == case_id)
                 .where(cases.c.status == "open")
-                .values(status="claimed", assigned_to=user.id, claimed_at=_to_db(now or utcnow()))
+                .values(status="claimed", assigned_to=user.id, claimed_at=to_db_time(now or utcnow()))
             )
             if result.rowcount != 1:
                 raise ClaimConflict(f"case {case_id} is not open")
@@ -500,7 +500,7 @@ class CaseStore:
                 cases.update()
                 .where(cases.c.id == case_id)
                 .where(cases.c.status.in_(("open", "claimed")))
-                .values(status="closed", closed_at=_to_db(now or utcnow()), **NO_CONTACT)
+                .values(status="closed", closed_at=to_db_time(now or utcnow()), **NO_CONTACT)
             )
             if result.rowcount != 1:
                 raise CaseError(f"case {case_id} is not open or claimed")
@@ -533,7 +533,7 @@ class CaseStore:
         """A crisis came in while the case was held: crisis severity, the signal and situation
         when the case had none, and the time of the alert (shown in the console)."""
         case = self.escalate(case_id, "crisis", signal)
-        values: dict[str, Any] = {"alerted_at": _to_db(now or utcnow())}
+        values: dict[str, Any] = {"alerted_at": to_db_time(now or utcnow())}
         if situation and not case.situation:
             values["situation"] = situation[:32]
         with self.engine.begin() as connection:
@@ -604,7 +604,7 @@ class CaseStore:
             if ids:
                 connection.execute(cases.update().where(cases.c.id.in_(ids)).values(
                     reply_number=self.cipher.encrypt(number),
-                    last_inbound_at=_to_db(last_inbound or utcnow())))
+                    last_inbound_at=to_db_time(last_inbound or utcnow())))
         return bool(ids)
 
     def reply_route(self, conversation_id: str) -> Optional[ReplyRoute]:
@@ -622,20 +622,20 @@ class CaseStore:
         except InvalidToken:
             logger.warning("case %s: the reply number cannot be decrypted with CASE_STORE_KEY", row.id)
             return None
-        return ReplyRoute(number, _from_db(row.last_inbound_at))
+        return ReplyRoute(number, from_db_time(row.last_inbound_at))
 
     @staticmethod
     def _delivery(row: Any) -> Delivery:
-        return Delivery(id=row.id, case_id=row.case_id, created_at=_from_db(row.created_at),
+        return Delivery(id=row.id, case_id=row.case_id, created_at=from_db_time(row.created_at),
                         status=row.status, reason=row.reason, code=row.code,
-                        settled_at=_from_db(row.settled_at))
+                        settled_at=from_db_time(row.settled_at))
 
     def start_delivery(self, case_id: str, now: Optional[datetime] = None) -> Delivery:
         """A new reply of a professional on its way: 'pending' until a channel settles it."""
         delivery_id = uuid.uuid4().hex
         with self.engine.begin() as connection:
             connection.execute(case_deliveries.insert().values(
-                id=delivery_id, case_id=case_id, created_at=_to_db(now or utcnow()), status="pending"))
+                id=delivery_id, case_id=case_id, created_at=to_db_time(now or utcnow()), status="pending"))
         found = self.delivery(delivery_id)
         assert found is not None
         return found
@@ -647,7 +647,7 @@ class CaseStore:
             raise ValueError(f"unknown delivery reason {reason!r}")
         values = dict(status="delivered" if delivered else "not_delivered",
                       reason=None if delivered else reason, code=None if delivered else code,
-                      settled_at=_to_db(now or utcnow()))
+                      settled_at=to_db_time(now or utcnow()))
         with self.engine.begin() as connection:
             result = connection.execute(case_deliveries.update().where(case_deliveries.c.id == delivery_id)
                                         .where(case_deliveries.c.status == "pending").values(**values))
@@ -670,7 +670,7 @@ class CaseStore:
         """Delete cases whose retention ended: closed ones counted from closing, others from
         creation. Audit rows stay (they hold no content); a 'deleted' row is added per case."""
         days = retention_days() if days is None else days
-        cutoff = _to_db((now or utcnow()) - timedelta(days=days))
+        cutoff = to_db_time((now or utcnow()) - timedelta(days=days))
         last_activity = sa.func.coalesce(cases.c.closed_at, cases.c.created_at)
         with self.engine.begin() as connection:
             rows = connection.execute(
@@ -747,7 +747,7 @@ class CaseStore:
             connection.execute(console_users.insert().values(
                 email=email, display_name=(display_name or email.split("@")[0])[:100],
                 password_hash=password_hash, role=role, active=True,
-                created_at=_to_db(now or utcnow()), team_id=team_id,
+                created_at=to_db_time(now or utcnow()), team_id=team_id,
             ))
             self._audit(connection, "user_created", actor, None, now)
         user = self.user_by_email(email)

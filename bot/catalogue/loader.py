@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .model import DEFAULT_CATALOGUE, ENV_VAR, PROJECT_ROOT, Catalogue, CatalogueError
+from .published import clear_cache as clear_published, database_mode, load_published
 from .validate import validate_path
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,12 @@ def _signature(files: Iterable[str]) -> tuple[tuple[str, int], ...] | None:
 
 
 def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
-    """Load and validate the catalogue (cached per path + mtimes); raise CatalogueError."""
+    """Load and validate the catalogue (cached per path + mtimes); raise CatalogueError.
+
+    Without a path, with ``OPVOED_CATALOGUE_SOURCE=database`` and no ``OPVOED_CATALOGUE``: the
+    version published in the database (bot.catalogue.published, refreshed every few seconds)."""
+    if path in (None, "") and database_mode():
+        return load_published()
     resolved = resolve_path(path)
     key = str(resolved)
     with _cache_lock:
@@ -67,3 +73,4 @@ def load_catalogue(path: str | os.PathLike[str] | None = None) -> Catalogue:
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+    clear_published()

@@ -265,6 +265,11 @@ def _read(path: Path, display: str, issues: list[Issue]) -> _Doc | None:
         issues.append(Issue(display, None, "", f"cannot be read as UTF-8 text ({exc.__class__.__name__})",
                             kind="yaml"))
         return None
+    return _parse(text, path, display, issues)
+
+
+def _parse(text: str, path: Path, display: str, issues: list[Issue]) -> _Doc | None:
+    """The round-trip tree of one catalogue text (read from `path`, or stored in the database)."""
     loader = YAML(typ="rt")
     loader.Constructor = _TextDatesConstructor
     loader.allow_duplicate_keys = False
@@ -483,8 +488,10 @@ def gap_warnings(catalogue: Catalogue, display: str) -> list[Issue]:
 # --- the whole file --------------------------------------------------------------------------------------
 
 def _load_tree(path: Path, today: date, report: ValidationReport, stack: tuple[Path, ...],
-               origin_issue: tuple[_Doc, list[Any]] | None) -> list[tuple[_Doc, dict[str, str] | None]]:
-    """Validate `path` and, recursively, what it includes; returns the valid-enough docs."""
+               origin_issue: tuple[_Doc, list[Any]] | None,
+               text: str | None = None) -> list[tuple[_Doc, dict[str, str] | None]]:
+    """Validate `path` (or `text` as if it were that file) and, recursively, what it includes;
+    returns the valid-enough docs."""
     display = display_path(path)
     if path in stack:
         doc, where = origin_issue  # type: ignore[misc]
@@ -496,7 +503,13 @@ def _load_tree(path: Path, today: date, report: ValidationReport, stack: tuple[P
         report.issues.append(_issue(doc, where, "includes are nested too deep", kind="include"))
         return []
     read_issues: list[Issue] = []
-    doc = _read(path, display, read_issues)
+    if text is None:
+        doc = _read(path, display, read_issues)
+    elif len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        read_issues.append(Issue(display, None, "", "text is too large", kind="yaml"))
+        doc = None
+    else:
+        doc = _parse(text, path, display, read_issues)
     if doc is None:
         if origin_issue is not None and read_issues and read_issues[0].kind == "include":
             parent, where = origin_issue
@@ -523,14 +536,21 @@ def _load_tree(path: Path, today: date, report: ValidationReport, stack: tuple[P
     return docs
 
 
-def validate_path(path: str | os.PathLike[str], *, today: date | None = None,
+def validate_text(text: str, path: str | os.PathLike[str], *, today: date | None = None,
                   check_gaps: bool = True) -> ValidationReport:
+    """Validate a catalogue document given as text (e.g. stored in the database) as if it were
+    the file `path`: its includes are found relative to that path's folder."""
+    return validate_path(path, today=today, check_gaps=check_gaps, text=text)
+
+
+def validate_path(path: str | os.PathLike[str], *, today: date | None = None,
+                  check_gaps: bool = True, text: str | None = None) -> ValidationReport:
     """Validate a catalogue file and what it includes; build the Catalogue when valid."""
     resolved = Path(path).expanduser().resolve()
     report = ValidationReport(path=display_path(resolved))
     day = _today(today)
     try:
-        docs = _load_tree(resolved, day, report, (), None)
+        docs = _load_tree(resolved, day, report, (), None, text)
     except RecursionError:  # pragma: no cover - guarded by MAX_INCLUDE_DEPTH
         report.issues.append(Issue(report.path, None, "", "includes are nested too deep", kind="include"))
         return report

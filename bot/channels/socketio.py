@@ -51,6 +51,7 @@ from socketio.exceptions import ConnectionRefusedError
 from bot import ratelimit, settings
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
 from bot.channels.metadata import allowed_metadata
+from bot.followups.pending import PendingFollowUps
 
 logger = logging.getLogger(__name__)
 MAX_SESSION_ID_CHARS = 128
@@ -179,10 +180,13 @@ class OriginSocketIOInput(SocketIOInput):
             found = session.get("session_id") if isinstance(session, dict) else None
             return found if isinstance(found, str) else None
 
+        pending = PendingFollowUps()  # issue 19: a follow-up waiting for a parent who comes back
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict] = None) -> None:
             data = data if isinstance(data, dict) else {}
             session_id = signer.verify(data.get("session_id"))
+            returning = session_id is not None
             if session_id is None:  # none, forged, unsigned, another channel's: a fresh conversation
                 if data.get("session_id"):
                     logger.info("socketio: a session id this server did not issue: new session")
@@ -196,6 +200,10 @@ class OriginSocketIOInput(SocketIOInput):
             if self.session_persistence:
                 await sio.enter_room(sid, session_id, namespace=self.namespace)
             await sio.emit("session_confirm", signed, room=sid, namespace=self.namespace)
+            if returning:
+                waiting = await pending.waiting(session_id)
+                if waiting is not None:
+                    await sio.emit(self.bot_message_evt, waiting, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any = None) -> None:

@@ -5,6 +5,8 @@ set (otherwise the channel registers no routes at all). Settings (CONTRACT.md se
 ``WHATSAPP_APP_SECRET``, ``WHATSAPP_VERIFY_TOKEN``, ``WHATSAPP_ACCESS_TOKEN``,
 ``WHATSAPP_PHONE_NUMBER_ID``, ``WHATSAPP_API_BASE`` (default https://graph.facebook.com/v21.0),
 ``WHATSAPP_TEMPLATE`` (default opvoedmaatje_followup), ``WHATSAPP_TEMPLATE_LANGUAGE`` (nl),
+``WHATSAPP_FOLLOWUP_TEMPLATE`` and ``WHATSAPP_FOLLOWUP_TEMPLATE_LANGUAGE`` (bot/settings.py: the
+follow-up of issue 19 outside the 24-hour window, with its parameters and quick-reply payloads),
 ``WHATSAPP_NUMBER_TTL`` (seconds a number is kept in memory, default 86400),
 ``WHATSAPP_MAX_MESSAGE_AGE`` (seconds, default 86400: older messages are ignored).
 
@@ -54,7 +56,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import erasure, ratelimit
+from bot import erasure, ratelimit, settings
 from bot.cases import delivery
 from bot.cases.delivery import DELIVERED, DELIVERY_KEY, NO_NUMBER, Outcome, ReplyRoutes
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
@@ -116,6 +118,9 @@ class WhatsAppConfig:
     api_base: str = DEFAULT_API_BASE
     template: str = DEFAULT_TEMPLATE
     template_language: str = "nl"
+    # the follow-up question (issue 19) outside the window: a template with parameters and buttons
+    followup_template: str = "opvoedmaatje_vervolgvraag"
+    followup_template_language: str = "nl"
     number_ttl: float = float(WINDOW_SECONDS)
     # messages older than this (their own timestamp) are ignored; past the 24-hour window
     # WhatsApp would not let the assistant answer freely anyway
@@ -147,6 +152,10 @@ class WhatsAppConfig:
             api_base=_env(c, "api_base", "WHATSAPP_API_BASE", DEFAULT_API_BASE).rstrip("/"),
             template=_env(c, "template", "WHATSAPP_TEMPLATE", DEFAULT_TEMPLATE),
             template_language=_env(c, "template_language", "WHATSAPP_TEMPLATE_LANGUAGE", "nl"),
+            followup_template=_env(c, "followup_template", "WHATSAPP_FOLLOWUP_TEMPLATE",
+                                   settings.defaults({})["WHATSAPP_FOLLOWUP_TEMPLATE"]),
+            followup_template_language=_env(c, "followup_template_language", "WHATSAPP_FOLLOWUP_TEMPLATE_LANGUAGE",
+                                            settings.defaults({})["WHATSAPP_FOLLOWUP_TEMPLATE_LANGUAGE"]),
             number_ttl=ttl,
             max_message_age=max_age,
         )
@@ -376,8 +385,34 @@ def message_bodies(text: str, buttons: Sequence[Button] = ()) -> Tuple[List[Dict
     return _text_bodies(split_text(joined)), True
 
 
-def template_body(name: str, language: str) -> Dict[str, Any]:
-    return {"type": "template", "template": {"name": name, "language": {"code": language}}}
+def template_body(name: str, language: str, parameters: Sequence[str] = (),
+                  payloads: Sequence[str] = ()) -> Dict[str, Any]:
+    """A template message; with body `parameters` ({{1}}, {{2}}, ...) and the `payloads` of its
+    quick-reply buttons (in the order the template was registered with)."""
+    template: Dict[str, Any] = {"name": name, "language": {"code": language}}
+    components: List[Dict[str, Any]] = []
+    if parameters:
+        components.append({"type": "body",
+                           "parameters": [{"type": "text", "text": str(p)} for p in parameters]})
+    for index, payload in enumerate(payloads):
+        components.append({"type": "button", "sub_type": "quick_reply", "index": str(index),
+                           "parameters": [{"type": "payload", "payload": str(payload)}]})
+    if components:
+        template["components"] = components
+    return {"type": "template", "template": template}
+
+
+FOLLOWUP_KEY = "opvoedmaatje_followup"  # a follow-up's bot message (bot/followups/worker.py)
+
+
+def followup_template_body(config: "WhatsAppConfig", followup: Any) -> Optional[Dict[str, Any]]:
+    """The follow-up template for the metadata a follow-up's message carries, or None."""
+    if not isinstance(followup, Mapping):
+        return None
+    parameters = [p for p in followup.get("parameters") or () if isinstance(p, str) and p.strip()]
+    payloads = [p for p in followup.get("payloads") or () if isinstance(p, str) and p.strip()]
+    return template_body(config.followup_template, config.followup_template_language, parameters,
+                         payloads[:MAX_REPLY_BUTTONS])
 
 
 # ---------------------------------------------------------------- Graph API client
@@ -599,18 +634,27 @@ class WhatsAppOutput(OutputChannel):
         self.state = state
 
     async def _deliver(self, recipient_id: Text, bodies: List[Dict[str, Any]],
-                       delivery_id: Optional[str] = None) -> None:
-        """Send; a professional's reply (`delivery_id`, from the console) has its outcome recorded."""
-        outcome = await self._send_all(recipient_id, bodies, professional=delivery_id is not None)
+                       delivery_id: Optional[str] = None, followup: Any = None) -> None:
+        """Send; a professional's reply (`delivery_id`, from the console) has its outcome recorded;
+        a follow-up (`followup`, issue 19) goes out as its template outside the window."""
+        outcome = await self._send_all(recipient_id, bodies, professional=delivery_id is not None,
+                                       followup=followup)
         if delivery_id and self.state.routes is not None:
             await self.state.routes.settle(delivery_id, outcome)
 
-    async def _send_all(self, recipient_id: Text, bodies: List[Dict[str, Any]], professional: bool) -> Outcome:
+    async def _send_all(self, recipient_id: Text, bodies: List[Dict[str, Any]], professional: bool,
+                        followup: Any = None) -> Outcome:
         contact = await self.state.reply_contact(recipient_id, professional)
         if contact is None:
             logger.warning("whatsapp: no number known for the recipient; %d message(s) dropped", len(bodies))
             return NO_NUMBER
-        if self.state.clock() - contact.last_inbound > WINDOW_SECONDS:
+        outside = self.state.clock() - contact.last_inbound > WINDOW_SECONDS
+        template = followup_template_body(self.state.config, followup) if outside else None
+        if template is not None:
+            _, outcome = await self.state.client.send_outcome(contact.number, template)
+            logger.info("whatsapp: outside the 24-hour window: the follow-up went out as its template")
+            return outcome
+        if outside:
             if self.state.templated.get(recipient_id) != contact.last_inbound:
                 self.state.templated[recipient_id] = contact.last_inbound
                 while len(self.state.templated) > 10_000:
@@ -633,7 +677,7 @@ class WhatsAppOutput(OutputChannel):
         bodies, numbered = message_bodies(text, options)
         if options:
             self.state.options.offer(recipient_id, options, numbered)
-        await self._deliver(recipient_id, bodies, kwargs.get(DELIVERY_KEY))
+        await self._deliver(recipient_id, bodies, kwargs.get(DELIVERY_KEY), kwargs.get(FOLLOWUP_KEY))
 
     async def send_quick_replies(self, recipient_id: Text, text: Text,
                                  quick_replies: List[Dict[Text, Any]], **kwargs: Any) -> None:

@@ -33,5 +33,9 @@ wrong codes are audited, never the secret or a code.
 from __future__ import annotations
 
 from .views import blueprint, init_console
+from . import insight as _insight  # noqa: F401,E402  (the insight page, issue 18)
+
+# the catalogue editor's routes (issue 20) live in bot/offers/editor.py, on this blueprint
+import bot.offers.editor  # noqa: E402,F401  (registers /console/aanbod before the app does)
 
 __all__ = ["blueprint", "init_console"]

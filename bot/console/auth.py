@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bot.cases import CaseStore, User
+from bot.cases.schema import ROLE_AREAS
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,10 @@ class ConsoleUser(UserMixin):
     @property
     def is_admin(self) -> bool:
         return self.user.role == "admin"
+
+    def may(self, area: str) -> bool:
+        """Whether this user's role may open `area` of the console (ROLE_AREAS)."""
+        return area in ROLE_AREAS.get(self.user.role, ())
 
     @property
     def is_active(self) -> bool:  # type: ignore[override]

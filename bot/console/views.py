@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from bot import handoff, situations
 from bot.cases import CaseError, CaseStore, ClaimConflict, User, store_url
 from bot.cases.crypto import InvalidToken
-from bot.cases.schema import ROLES
+from bot.cases.schema import ROLE_AREAS, ROLES
 from bot.settings import write_secret_file
 from bot.vocabulary import TZ
 
@@ -239,6 +239,28 @@ def _not_found(_error: Any) -> Any:
                            message="Deze aanvraag bestaat niet (meer)."), 404
 
 
+# the first page of each console area (ROLE_AREAS): where a user lands after logging in
+AREA_LANDING = {"cases": "console.cases", "inzicht": "console.insight", "aanbod": "console.offers"}
+
+
+def area_required(area: str) -> Callable[[Callable], Callable]:
+    """Only users whose role may open `area` (bot/cases/schema.py ROLE_AREAS); others get 403."""
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.may(area):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+def landing() -> str:
+    """The first page the logged-in user may open."""
+    areas = ROLE_AREAS.get(current_user.role, ())
+    return url_for(AREA_LANDING[areas[0]]) if areas else url_for("console.account")
+
+
 def admin_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -257,6 +279,8 @@ SIGNAL_LABELS = {
     "ouder_acuut": "ouder kan het niet meer aan",
     "medisch_acuut": "medische spoed",
 }
+ROLE_LABELS = {"professional": "medewerker", "admin": "beheerder", "beleid": "beleid (inzicht)",
+               "redactie": "redactie (aanbod)"}
 STATUS_LABELS = {"open": "Nieuw", "claimed": "In behandeling", "closed": "Afgesloten"}
 CHANNEL_LABELS = {"socketio": "webchat", "rest": "webchat (REST)", "whatsapp": "WhatsApp"}
 ACTION_LABELS = {
@@ -269,6 +293,11 @@ ACTION_LABELS = {
     "erased": "gewist door de ouder",
     "totp_enabled": "tweestapsverificatie aangezet", "totp_disabled": "tweestapsverificatie uitgezet",
     "totp_failed": "verkeerde code",
+    "offer_saved": "aanbod opgeslagen", "offer_deleted": "aanbod verwijderd",
+    "catalogue_imported": "aanbod ingelezen", "catalogue_published": "aanbod gepubliceerd",
+    "catalogue_rolled_back": "vorige versie van het aanbod teruggezet",
+    "proposal_accepted": "voorstel overgenomen", "proposal_declined": "voorstel afgewezen",
+    "insight_exported": "inzicht geëxporteerd",
 }
 # channels that tell whether a professional's reply reached the parent (bot/cases/delivery.py)
 DELIVERY_CHANNELS = ("whatsapp", "twilio")
@@ -346,6 +375,7 @@ def _helpers() -> dict:
         "status_label": lambda s: STATUS_LABELS.get(s, s),
         "channel_label": lambda c: CHANNEL_LABELS.get(c or "", c or "onbekend"),
         "action_label": lambda a: ACTION_LABELS.get(a, a),
+        "role_label": lambda r: ROLE_LABELS.get(r, r),
         "topic_label": _topic_label,
         "age_label": _age,
         "when": _when,
@@ -568,6 +598,8 @@ def logout() -> Any:
 
 @blueprint.route("/", methods=["GET"], strict_slashes=False)  # /console too, no redirect first
 def cases() -> Any:
+    if not current_user.may("cases"):
+        return redirect(landing())
     _maybe_purge()
     active = store().list_cases(("open", "claimed"), for_user=_me())
     return render_template(
@@ -578,6 +610,7 @@ def cases() -> Any:
 
 
 @blueprint.route("/cases/<case_id>", methods=["GET"])
+@area_required("cases")
 def case(case_id: str) -> Any:
     found = _case_or_404(case_id)
     store().audit("viewed", current_user.email, found.id)
@@ -597,6 +630,7 @@ def case(case_id: str) -> Any:
 
 
 @blueprint.route("/cases/<case_id>/claim", methods=["POST"])
+@area_required("cases")
 def claim(case_id: str) -> Any:
     found = _case_or_404(case_id)
     try:
@@ -615,6 +649,7 @@ def claim(case_id: str) -> Any:
 
 
 @blueprint.route("/cases/<case_id>/reply", methods=["POST"])
+@area_required("cases")
 def reply(case_id: str) -> Any:
     found = _case_or_404(case_id)
     if found.status != "claimed" or found.assigned_to != current_user.id:
@@ -655,6 +690,7 @@ def _settle_unconfirmed(tracked: Any, reason: str) -> Any:
 
 
 @blueprint.route("/cases/<case_id>/close", methods=["POST"])
+@area_required("cases")
 def close(case_id: str) -> Any:
     found = _case_or_404(case_id)
     if not (found.assigned_to == current_user.id or current_user.is_admin):

@@ -176,4 +176,8 @@ def create_app(environ: Optional[Mapping[str, str]] = None) -> Flask:
     if console is not None:
         app.register_blueprint(console, url_prefix=console.url_prefix or "/console")
         logger.info("web: console registered under %s", console.url_prefix or "/console")
+    # residents propose offers (issue 20): the public form /aanbod-voorstellen, reviewed in the console
+    from bot.offers.public import public as proposals
+
+    app.register_blueprint(proposals)
     return app

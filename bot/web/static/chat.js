@@ -189,7 +189,8 @@
   }
 
   function renderChoices(buttons) {
-    removeChoices();
+    /* the choices of every message of this answer stay (a topic's menu, then one question) */
+    if (answer.length <= 1) { removeChoices(); }
     var group = document.createElement("div");
     group.className = "choices";
     group.setAttribute("role", "group");
@@ -260,8 +261,14 @@
     }
     var buttons = buttonsOf(message);
     if (!text && !buttons.length) { return; }
+    /* a follow-up (issue 19) shown again when the parent comes back: once on this page */
+    var followup = typeof message.opvoedmaatje_followup === "string" ? message.opvoedmaatje_followup : null;
+    if (followup && history.some(function (item) {
+      return item.followup === followup || (item.from === "bot" && item.text === text);  /* shown live */
+    })) { return; }
     typing(false);
     var entry = { from: "bot", text: text, buttons: buttons };
+    if (followup) { entry.followup = followup; }
     if (!erased) { remember(entry); }   /* the confirmation is shown, not kept */
     answer.push(entry);
     renderMessage(entry);
