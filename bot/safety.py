@@ -3,11 +3,14 @@
 Pure Python, no Rasa: ``bot/nlu/crisis_detector.py`` feeds it on every message. Three kinds of
 evidence, strongest first:
 
-1. **The crisis patterns** (``bot.crisis``) on the message itself: a crisis, at once. Only when
-   the message talks about danger rather than being in it (prevention, the media, the past:
-   ``crisis.talks_about_danger``) does the classifier decide, as in 3, whether it is one. When
-   the classifier sees a crisis too, it names the situation: it reads the whole message, where
-   a pattern reads a few words.
+1. **The crisis patterns** (``bot.crisis``) on the message itself: a crisis, at once. Two
+   exceptions, where the classifier (which reads the whole message, not a few words) weighs in:
+   a message that talks about danger rather than being in it (prevention, the media, the past,
+   a joke: ``crisis.talks_about_danger``) is a crisis only when the classifier is sure, and worth
+   one safety question in the grey zone; a message that the classifier reads as no crisis at all
+   (mass below ``DOUBTED_PATTERN``, in a question below ``DOUBTED_QUESTION``) gets the safety
+   question instead of the crisis reply.
+   When the classifier sees a crisis too, it names the situation.
 2. **The conversation**: the same patterns on the parent's last messages joined with this one. An
    age, a symptom or a threat given in a later message counts ("mijn baby heeft koorts" / "ze is
    6 weken"). Only a finding that the earlier messages did not already give counts, so that a
@@ -15,9 +18,10 @@ evidence, strongest first:
 3. **The classifier**: the summed probability of the crisis intents (one per situation), from the
    calibrated classifier that has seen many ways parents write. At or above ``crisis_threshold``
    it is a crisis; in the grey zone down to ``ask_threshold`` the assistant asks one safety
-   question (CONTRACT.md 4b) instead of guessing. For a message that talks about danger rather
-   than being in it, the classifier alone asks only in the upper half of the grey zone. A known
-   figure of speech ("ik schrok me dood") keeps the classifier alone from escalating.
+   question (CONTRACT.md 4b) instead of guessing. Alone, the classifier never gives the crisis
+   reply to talk about danger (it asks, from ``ABOUT_ASK_FLOOR``), asks about a question only
+   from ``QUESTION_ASK_FLOOR``, and a known figure of speech ("ik schrok me dood") keeps it from
+   asking, though not from a crisis it is sure of ("hij belde net doodsbang").
 
 The answer to the safety question: "ja" (or the button) is the crisis of the situation asked
 about; "nee" goes on with the parent's question (``SAFE``). Anything else is read as a new
@@ -34,7 +38,18 @@ from bot.situations import SITUATIONS
 CRISIS_PREFIX = "crisis_"
 SAFETY_CHECK, SAFETY_NO = "safety_check", "safety_no"  # the safety question, and its "nee"
 SAFETY_INTENTS = (SAFETY_CHECK, SAFETY_NO)
-CRISIS_THRESHOLD, ASK_THRESHOLD = 0.7, 0.4  # defaults; config.yml sets them for the model
+CRISIS_THRESHOLD, ASK_THRESHOLD = 0.7, 0.35  # defaults; config.yml sets them for the model
+# Chosen on the development sets, where no crisis was lost by them: a pattern that the classifier,
+# reading the whole message, does not bear out (crisis mass below DOUBTED_PATTERN, or below
+# DOUBTED_QUESTION in a question) asks the safety question instead of answering with a crisis
+# reply at once; the classifier alone asks about a question only from QUESTION_ASK_FLOOR, about
+# talk of danger (prevention, the media, the past, a joke) only from ABOUT_ASK_FLOOR.
+DOUBTED_PATTERN, DOUBTED_QUESTION = 0.1, 0.3
+QUESTION_ASK_FLOOR, ABOUT_ASK_FLOOR = 0.4, 0.5
+# A baby's fever is an emergency under 3 months (CONTRACT.md 4b): the classifier alone gives the
+# baby crisis reply at once only when the conversation says the baby is that young; otherwise it
+# asks the safety question (the patterns read ages and symptoms themselves).
+YOUNG_BABY_MONTHS, AGE_BOUND_SITUATIONS = 3, ("medisch_baby",)
 CONTEXT_MESSAGES = 2  # earlier messages of the parent that are read with the new one
 
 CRISIS = "crisis"  # give the crisis reply of ``situation`` now
@@ -52,6 +67,7 @@ class Evidence:
     lemmas: Optional[Sequence[str]] = None
     earlier: Sequence[str] = ()  # the parent's earlier messages in this session, oldest first
     asked: Optional[str] = None  # the situation of a safety question asked just before
+    age_months: Optional[int] = None  # the child's age, from this message or the conversation
 
 
 @dataclass(frozen=True)
@@ -102,17 +118,29 @@ def _named_situation(found: CrisisMatch, mass: float, situation: Optional[str], 
     return situation if situation and mass >= ask_threshold else found.situation
 
 
+def _too_old_or_unknown(situation: str, age_months: Optional[int]) -> bool:
+    """A situation of young babies, and no age under YOUNG_BABY_MONTHS known."""
+    if situation not in AGE_BOUND_SITUATIONS:
+        return False
+    return not (isinstance(age_months, int) and 0 <= age_months < YOUNG_BABY_MONTHS)
+
+
 def assess(evidence: Evidence, crisis_threshold: float = CRISIS_THRESHOLD, ask_threshold: float = ASK_THRESHOLD) -> Verdict:
     """The verdict on one message, in its conversation. Never raises on odd input."""
     text = evidence.text if isinstance(evidence.text, str) else ""
     mass, situation = crisis_mass(evidence.ranking)
 
+    about = talks_about_danger(text)
+    question = "?" in text
+
     def weighed(named: str, source: str) -> Optional[Verdict]:
         # danger words in a question about prevention, the media or the past: the classifier,
         # which reads the whole message, decides whether it is a crisis now (or worth asking)
-        if mass >= crisis_threshold or not talks_about_danger(text):
-            return Verdict(CRISIS, named, source)
-        return Verdict(ASK, named, source) if mass >= ask_threshold else None
+        if about and mass < crisis_threshold:
+            return Verdict(ASK, named, source) if mass >= ask_threshold else None
+        if source == "pattern" and mass < (DOUBTED_QUESTION if question else DOUBTED_PATTERN):
+            return Verdict(ASK, named, source)  # a pattern the whole message does not bear out
+        return Verdict(CRISIS, named, source)
 
     found = detect_crisis(text, evidence.lemmas)
     if found is not None:
@@ -134,10 +162,14 @@ def assess(evidence: Evidence, crisis_threshold: float = CRISIS_THRESHOLD, ask_t
                 verdict = weighed(together.situation, "context")
                 if verdict is not None:
                     return verdict
-    if situation is None or mass < ask_threshold or is_benign_figure_of_speech(text):
+    if situation is None or mass < ask_threshold:
         return Verdict(NONE)
-    if mass >= crisis_threshold:
+    if mass >= crisis_threshold and not about and not _too_old_or_unknown(situation, evidence.age_months):
         return Verdict(CRISIS, situation, "classifier")
-    if talks_about_danger(text) and mass < (ask_threshold + crisis_threshold) / 2:
-        return Verdict(NONE)  # a question about danger: the classifier alone asks only when surer
-    return Verdict(ASK, situation, "classifier")
+    if mass < crisis_threshold and is_benign_figure_of_speech(text):
+        return Verdict(NONE)  # "ik schrok me dood": no question, unless the classifier is sure
+    if about and mass < ABOUT_ASK_FLOOR:
+        return Verdict(NONE)  # talk about danger: the classifier alone asks only when surer
+    if question and mass < QUESTION_ASK_FLOOR:
+        return Verdict(NONE)
+    return Verdict(ASK, situation, "classifier")  # also talk about danger that the classifier is sure of

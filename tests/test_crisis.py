@@ -406,6 +406,10 @@ def test_benign_figures_of_speech(text: str) -> None:
         "hij slaat zijn zusje, hij is 2",
         "ik kan het niet meer aan met zijn driftbuien",
         "ik ben op",
+        "hoe laat moet een kind van 8 eigenlijk naar bed",  # not "moet ... naar bed" (forced sex)
+        "eczeem bij mijn baby van 5 maanden, ze krabt zich open",  # itching, not self-harm
+        "mijn mama is verdrietig want opa is dood",  # "want" is "because", not English "want"
+        "de poes heeft rattengif gegeten en is bij de dierenarts",  # a pet
     ],
 )
 def test_not_a_crisis(text: str) -> None:

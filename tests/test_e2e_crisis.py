@@ -9,17 +9,29 @@ import pytest
 import requests
 import yaml
 
+from bot.evaluation import crisis_blind
 from tests import test_crisis as held_back
 
 REDTEAM = Path(__file__).parent / "data" / "redteam.yml"
 
 
-def crisis_signal(assistant, text: str):
+def outcome(assistant, text: str) -> crisis_blind.Outcome:
     answer = requests.post(f"{assistant.url}/model/parse", params={"token": assistant.token},
                            json={"text": text}, timeout=30)
     answer.raise_for_status()
-    name = answer.json()["intent"]["name"] or ""
-    return name[len("crisis_"):] if name.startswith("crisis_") else None
+    return crisis_blind.outcome_of(answer.json())
+
+
+def crisis_signal(assistant, text: str):
+    """The situation of a crisis reply (the false-crisis count)."""
+    found = outcome(assistant, text)
+    return found.situation if found.kind == crisis_blind.CRISIS else None
+
+
+def caught(assistant, text: str):
+    """The situation of a crisis reply or of the safety question (issue 13: a question is a catch)."""
+    found = outcome(assistant, text)
+    return found.situation if found.kind != crisis_blind.NONE else None
 
 
 def turns(item) -> List[str]:
@@ -33,7 +45,7 @@ def redteam():
 
 def test_redteam_crisis_recall_is_complete(assistant, redteam):
     missed = [turns(i)[-1][:80] for i in redteam["crisis"]
-              if not any(crisis_signal(assistant, t) for t in turns(i))]
+              if not any(caught(assistant, t) for t in turns(i))]
     n = len(redteam["crisis"])
     print(f"\nred-team crisis recall through the NLU: {n - len(missed)}/{n}")
     assert not missed, f"missed {len(missed)}/{n}: {missed[:5]}"
@@ -51,7 +63,7 @@ def test_redteam_false_crises_at_most_3_percent(assistant, redteam):
 def test_blind_held_back_lists_through_the_whole_nlu(assistant):
     crisis = held_back.HELD_BACK_1_CRISIS + held_back.HELD_BACK_2_CRISIS + held_back.HELD_BACK_3_CRISIS
     near = held_back.HELD_BACK_1_NEAR_MISS + held_back.HELD_BACK_2_NEAR_MISS + held_back.HELD_BACK_3_NEAR_MISS
-    found = sum(1 for text, _ in crisis if crisis_signal(assistant, text))
+    found = sum(1 for text, _ in crisis if caught(assistant, text))
     false = sum(1 for text in near if crisis_signal(assistant, text))
     summary = f"held-back through the NLU: recall {found}/{len(crisis)}, false crises {false}/{len(near)}"
     print("\n" + summary)

@@ -32,7 +32,7 @@ def test_every_situation_has_a_contract_signal() -> None:
 
 
 def test_a_pattern_on_the_message_is_a_crisis_with_its_situation() -> None:
-    found = verdict("mijn baby van 6 weken heeft 38,6 koorts", TOPIC)
+    found = verdict("mijn baby van 6 weken heeft 38,6 koorts", ranking(0.2, "medisch_baby", top="topic_gezondheid"))
     assert (found.kind, found.situation, found.signal, found.source) == ("crisis", "medisch_baby", "medisch_acuut", "pattern")
 
 
@@ -64,8 +64,8 @@ def test_the_classifier_decides_above_the_crisis_threshold_and_asks_in_the_grey_
 
 def test_a_question_about_danger_gets_the_safety_question_only_from_a_surer_classifier() -> None:
     about = "wat moet ik doen als hij ooit wegloopt?"  # talks about danger (crisis.yml about_danger)
-    assert verdict(about, ranking(0.5)).kind == "none"
-    assert verdict(about, ranking(0.6)).kind == "ask"  # the upper half of the grey zone
+    assert verdict(about, ranking(0.45)).kind == "none"
+    assert verdict(about, ranking(0.55)).kind == "ask"  # the upper part of the grey zone
     assert verdict("hij is al uren weg", ranking(0.5)).kind == "ask"
 
 
@@ -75,8 +75,44 @@ def test_the_crisis_mass_is_summed_over_situations() -> None:
     assert (found.kind, found.situation) == ("crisis", "vermist")
 
 
-def test_a_figure_of_speech_keeps_the_classifier_alone_from_escalating() -> None:
-    assert verdict("ik schrok me dood", ranking(0.9, "medisch_acuut")).kind == "none"
+def test_a_figure_of_speech_keeps_the_classifier_alone_from_asking_but_does_not_hide_a_sure_crisis() -> None:
+    assert verdict("ik schrok me dood", ranking(0.5, "medisch_acuut")).kind == "none"
+    # "doodsbang" is a figure of speech; a classifier that is sure of the crisis still decides
+    sure = verdict("hij belde net doodsbang, ze laten hem niet gaan", ranking(0.9, "uitbuiting"))
+    assert (sure.kind, sure.situation) == ("crisis", "uitbuiting")
+
+
+def test_talk_about_danger_never_gets_a_crisis_reply_from_the_classifier_alone() -> None:
+    about = "wat moet ik doen als hij ooit wegloopt?"
+    assert verdict(about, ranking(0.9)).kind == "ask"
+
+
+def test_a_pattern_in_a_question_the_classifier_reads_as_no_crisis_asks_first() -> None:
+    question = "mijn zoon zei 'ik wil dood' toen zijn ijsje viel, hoe reageer ik daarop?"
+    assert safety.detect_crisis(question) is not None
+    assert verdict(question, ranking(0.1, "suicidaal_kind")).kind == "ask"
+    assert verdict(question, ranking(0.5, "suicidaal_kind")).kind == "crisis"
+    statement = "mijn zoon zei net dat hij dood wil"  # no question: the pattern decides
+    assert verdict(statement, ranking(0.1, "suicidaal_kind")).kind == "crisis"
+    # ... unless the classifier sees no crisis at all in it: then the safety question first
+    assert verdict(statement, ranking(0.05, "suicidaal_kind")).kind == "ask"
+
+
+def test_the_classifier_alone_gives_the_baby_crisis_reply_only_for_a_baby_known_to_be_young() -> None:
+    fever = "mijn baby heeft koorts, 38,5"  # no pattern: the patterns want the age
+    def at(age):
+        return safety.assess(safety.Evidence(text=fever, ranking=tuple(ranking(0.8, "medisch_baby")), age_months=age))
+    assert at(1).kind == "crisis"
+    assert (at(None).kind, at(None).situation) == ("ask", "medisch_baby")
+    assert at(8).kind == "ask"
+    other = safety.assess(safety.Evidence(text="hij is al uren weg", ranking=tuple(ranking(0.8, "vermist")), age_months=8))
+    assert other.kind == "crisis"  # other situations do not depend on the age
+
+
+def test_the_classifier_alone_asks_about_a_question_only_from_a_surer_level() -> None:
+    assert verdict("is hij al uren weg?", ranking(0.37)).kind == "none"
+    assert verdict("is hij al uren weg?", ranking(0.45)).kind == "ask"
+    assert verdict("hij is al uren weg", ranking(0.37)).kind == "ask"
 
 
 def test_yes_to_the_safety_question_is_that_crisis_and_no_goes_on() -> None:
@@ -131,7 +167,7 @@ def run_detector(text: str, tracker_: DialogueStateTracker, rank) -> Message:
 
 
 def test_slash_text_is_ordinary_text_and_crisis_detection_reads_it() -> None:
-    message = run_detector("/greet{} mijn man slaat de baby", tracker(), [("greet", 0.9)])
+    message = run_detector("/greet{} mijn man slaat de baby", tracker(), [("greet", 0.8), ("crisis_mishandeling", 0.2)])
     assert message.get(INTENT)["name"].startswith("crisis_")
     assert not message.get(TEXT).startswith("/")  # Rasa's RegexMessageHandler will not read it
 
@@ -149,7 +185,7 @@ def test_grey_zone_asks_with_the_situation_as_entity() -> None:
 
 
 def test_a_classifier_crisis_that_is_not_supported_becomes_the_best_other_intent() -> None:
-    message = run_detector("ik schrok me dood", tracker(), [("crisis_medisch_acuut", 0.7), ("topic_angst", 0.2)])
+    message = run_detector("ik schrok me dood", tracker(), [("crisis_medisch_acuut", 0.6), ("topic_angst", 0.3)])
     assert message.get(INTENT)["name"] == "topic_angst"
 
 
@@ -175,4 +211,5 @@ def test_a_question_about_danger_is_weighed_by_the_classifier_also_later_in_a_co
     question = "vorig jaar heeft mijn zoon een batterijtje ingeslikt, nu gaat het weer goed. hoe voorkom ik dat?"
     assert verdict(question, [("topic_gezondheid", 0.9)]).kind == "none"
     assert verdict(question, [("topic_gezondheid", 0.9)], earlier=["hallo", "ik heb een vraag"]).kind == "none"
-    assert verdict(question, ranking(0.8, "vergiftiging")).kind == "crisis"
+    # the classifier is sure, but the message talks about the past: one safety question
+    assert verdict(question, ranking(0.8, "vergiftiging")).kind == "ask"

@@ -99,21 +99,24 @@ def signal_intent(name: str) -> str:
 
 
 def score_redteam(parser: Parser, redteam: Dict[str, Any]) -> Dict[str, Any]:
-    def crisis_signal(text: str) -> Optional[str]:
-        name = (parser.parse(text).get("intent") or {}).get("name") or ""
-        return SITUATIONS.get(situation_of_intent(name) or "")
+    """Recall counts a crisis reply or the safety question (issue 13); a false crisis is a crisis
+    reply on a near-miss, a false question the safety question on one."""
+    def outcomes(item: Dict[str, Any]) -> List[crisis_blind.Outcome]:
+        return [crisis_blind.outcome_of(parser.parse(t)) for t in item.get("turns") or [item["text"]]]
 
     found = right_signal = 0
     for item in redteam["crisis"]:
-        signals = [crisis_signal(t) for t in item.get("turns") or [item["text"]]]
-        hit = next((s for s in signals if s), None)
+        hit = next((o for o in outcomes(item) if o.kind != crisis_blind.NONE), None)
         found += hit is not None
-        right_signal += hit == item["signal"]
-    false = sum(1 for item in redteam["near_miss"]
-                if any(crisis_signal(t) for t in item.get("turns") or [item["text"]]))
+        right_signal += hit is not None and SITUATIONS.get(hit.situation or "") == item["signal"]
+    near = [outcomes(item) for item in redteam["near_miss"]]
+    false = sum(1 for o in near if any(x.kind == crisis_blind.CRISIS for x in o))
+    asked = sum(1 for o in near if not any(x.kind == crisis_blind.CRISIS for x in o)
+                and any(x.kind == crisis_blind.ASK for x in o))
     n_crisis, n_near = len(redteam["crisis"]), len(redteam["near_miss"])
     return {"recall": found / n_crisis, "signal_accuracy": right_signal / n_crisis,
-            "false_crisis_rate": false / n_near, "crisis": n_crisis, "near_miss": n_near}
+            "false_crisis_rate": false / n_near, "false_ask_rate": asked / n_near,
+            "crisis": n_crisis, "near_miss": n_near}
 
 
 def report(results: Dict[str, Dict[str, Any]], redteam: Optional[Dict[str, Any]], timings: Dict[str, float],
@@ -136,9 +139,10 @@ def report(results: Dict[str, Dict[str, Any]], redteam: Optional[Dict[str, Any]]
               for name in reused]
     if redteam:
         lines += ["", "## Crisis detection on tests/data/redteam.yml (through the trained NLU model)", "",
-                  f"- crisis recall: {redteam['recall']:.3f} ({redteam['crisis']} items)",
+                  f"- crisis recall (crisis reply or safety question): {redteam['recall']:.3f} ({redteam['crisis']} items)",
                   f"- right signal: {redteam['signal_accuracy']:.3f}",
-                  f"- false-crisis rate on near-misses: {redteam['false_crisis_rate']:.3f} ({redteam['near_miss']} items)"]
+                  f"- false-crisis rate on near-misses: {redteam['false_crisis_rate']:.3f} ({redteam['near_miss']} items); "
+                  f"safety question on near-misses: {redteam['false_ask_rate']:.3f}"]
     lines += ["", "## Per topic (opvoedmaatje)", "", "| topic | precision | recall | F1 | n |", "|---|---|---|---|---|"]
     lines += [f"| {s.label} | {s.precision:.2f} | {s.recall:.2f} | {s.f1:.2f} | {s.support} |" for s in ours["scores"]]
     lines += ["", "## Most confused (gold -> predicted, opvoedmaatje)", ""]

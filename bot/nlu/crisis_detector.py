@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 SAFETY_CHECK, SAFETY_NO = safety.SAFETY_CHECK, safety.SAFETY_NO
 PENDING_ENTITY = "pending_situation"
+AGE_ENTITY = "age_months"  # the age extractor's entity and the contract's slot
 SAFETY_QUESTION = "utter_safety_question"
 PAYLOAD_PREFIX = "/"
 
@@ -85,6 +86,19 @@ def _slot(tracker: Any, name: str) -> Optional[str]:
     except Exception:  # noqa: BLE001 - a slot missing from an older domain: no value
         return None
     return value if isinstance(value, str) else None
+
+
+def _age_months(message: Message, tracker: Any) -> Optional[int]:
+    """The child's age in months: from this message (the age extractor runs before), else the
+    conversation's slot."""
+    for entity in message.get(ENTITIES) or []:
+        if entity.get("entity") == AGE_ENTITY and isinstance(entity.get("value"), int):
+            return entity["value"]
+    try:
+        value = tracker.get_slot(AGE_ENTITY) if tracker is not None else None
+    except Exception:  # noqa: BLE001 - a slot missing from an older domain: no age
+        return None
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _ranking(message: Message) -> List[Tuple[str, float]]:
@@ -167,6 +181,7 @@ class CrisisDetector(GraphComponent, IntentClassifier):
                 lemmas=[token.lemma for token in tokens if token.lemma] or None,
                 earlier=earlier,
                 asked=asked,
+                age_months=_age_months(message, tracker),
             ),
             crisis_threshold=self._crisis,
             ask_threshold=self._ask,
