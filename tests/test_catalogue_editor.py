@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
 from bot.cases import CaseStore
 from bot.catalogue import published
@@ -17,17 +16,12 @@ from bot.catalogue.recommend import Recommendation, format_offer
 from bot.console.app import create_app
 from bot.console.auth import hash_password
 from bot.offers.store import CatalogueStore
+from tests.console_client import BrowserClient, csrf
 
 PASSWORD = "een lang wachtwoord 42"
 PASSWORD_HASH = hash_password(PASSWORD)
 EDITOR = "redactie@voorbeeldstad.example"
 PRO = "sanne@voorbeeldstad.example"
-
-
-class BrowserClient(FlaskClient):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.environ_base["HTTP_ACCEPT"] = "text/html,application/xhtml+xml,*/*;q=0.8"
 
 
 @pytest.fixture
@@ -43,11 +37,6 @@ def client(store: CaseStore):
     app = create_app({"CASE_STORE": store, "SECRET_KEY": "test-secret", "RASA_AUTH_TOKEN": "x"})
     app.test_client_class = BrowserClient
     return app.test_client()
-
-
-def csrf(client, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def login(client, email: str = EDITOR) -> None:

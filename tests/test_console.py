@@ -21,6 +21,7 @@ from bot.console import __main__ as console_cli
 from bot.console import auth as console_auth
 from bot.console.app import create_app
 from bot.console.auth import hash_password
+from tests.console_client import BrowserClient, csrf
 
 TOKEN = "rasa-test-token"
 PASSWORD = "een lang wachtwoord 42"
@@ -147,25 +148,12 @@ def store(tmp_path: Path) -> CaseStore:
     return store
 
 
-class BrowserClient(FlaskClient):
-    """A test client that asks for HTML, as a browser does."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.environ_base["HTTP_ACCEPT"] = "text/html,application/xhtml+xml,*/*;q=0.8"
-
-
 @pytest.fixture
 def app(store: CaseStore, rasa: RasaStandIn):
     app = create_app({"CASE_STORE": store, "RASA_URL": rasa.url, "RASA_AUTH_TOKEN": TOKEN,
                       "SECRET_KEY": "test-secret"})
     app.test_client_class = BrowserClient
     return app
-
-
-def csrf(client, path: str = "/console/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def login(client, email: str = "sanne@voorbeeldstad.example", password: str = PASSWORD,

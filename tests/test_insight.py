@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,24 +33,16 @@ from tests.insight_helpers import (
     HIDDEN, SUPPRESSED, attack, csv_cells, naive_recoveries, page_cells, question, whole_numbers,
 )
 from tests.pg_schema import fresh_schema
+from tests.rabbitmq import AMQP, delete_queue_and_exchange, needs_rabbit
+from tests.web_fixture import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 PASSWORD = "een lang wachtwoord 42"
 PASSWORD_HASH = hash_password(PASSWORD)
 BELEID, PROFESSIONAL, ADMIN = "beleid@voorbeeldstad.example", "sanne@voorbeeldstad.example", "beheer@voorbeeldstad.example"
 ADMIN_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
-def _rabbit_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-needs_rabbit = pytest.mark.skipif(not _rabbit_reachable(), reason="RabbitMQ is not reachable at 127.0.0.1:5672")
 
 
 def totals(engine: sa.engine.Engine) -> Dict[tuple, int]:
@@ -166,7 +157,7 @@ class ConsumerProcess:
     def __init__(self, url: str, queue: str, exchange: str, log: Path, **extra: str) -> None:
         env = {**os.environ, "EVENT_BROKER_URL": AMQP, "EVENT_BROKER_QUEUE": queue, "EVENT_BROKER_EXCHANGE": exchange,
                "CASE_STORE_URL": url, **extra}
-        self.port = _free_port()
+        self.port = free_port()
         self.log = log.open("ab")
         self.process = subprocess.Popen([sys.executable, "-m", "bot.insight.consume", "--port", str(self.port)],
                                         cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -195,12 +186,6 @@ class ConsumerProcess:
         return code
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def _publish(queue: str, exchange: str, records: List[Dict[str, Any]]) -> None:
     import aio_pika
 
@@ -223,16 +208,6 @@ async def _queue_depth(queue: str) -> int:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, durable=True, passive=True)
         return declared.declaration_result.message_count
-
-
-async def _delete(queue: str, exchange: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect_robust(AMQP)
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(queue)
-        await channel.exchange_delete(exchange)
 
 
 @needs_rabbit
@@ -269,7 +244,7 @@ def test_the_consumer_counts_every_record_once_across_restarts_and_a_crash(pg_ur
         assert second.stop() == 0
         assert asyncio.run(_queue_depth(queue)) == 0
     finally:
-        asyncio.run(_delete(queue, exchange))
+        asyncio.run(delete_queue_and_exchange(queue, exchange))
     assert totals(InsightSink.from_url(pg_url).engine) == expected
     assert sum(expected.values()) == 36
     logged = log.read_text(errors="replace")

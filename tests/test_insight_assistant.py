@@ -29,9 +29,8 @@ from bot.insight.sink import InsightSink
 from tests import log_scan
 from tests.conftest import MODEL, Assistant, new_sender
 from tests.pg_schema import fresh_schema
-from tests.test_insight import (
-    AMQP, BELEID, PASSWORD, PASSWORD_HASH, ConsumerProcess, _delete, _queue_depth, needs_rabbit, totals,
-)
+from tests.rabbitmq import AMQP, delete_queue_and_exchange, needs_rabbit
+from tests.test_insight import BELEID, PASSWORD, PASSWORD_HASH, ConsumerProcess, _queue_depth, totals
 from tests.web_fixture import free_port
 from tests.accessibility import CHROMIUM, CHROMIUM_ARGS as ARGS
 
@@ -96,7 +95,7 @@ def brokered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Any
                    "pg": pg_url, "queue": queue, "exchange": exchange, "tmp": tmp}
         finally:
             supervisor.stop()
-            asyncio.run(_delete(queue, exchange))
+            asyncio.run(delete_queue_and_exchange(queue, exchange))
 
 
 def _wait_empty(queue: str, consumer: ConsumerProcess, timeout: float = 120) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from flask.testing import FlaskClient
 
 from bot.cases import CaseStore
 from bot.catalogue import published
@@ -18,6 +17,7 @@ from bot.console.auth import hash_password
 from bot.offers.store import CatalogueStore
 from bot.web import app as web_app
 from tests.smtp_server import Inbox, smtp_server
+from tests.console_client import BrowserClient
 
 PASSWORD = "een lang wachtwoord 42"
 PASSWORD_HASH = hash_password(PASSWORD)
@@ -32,12 +32,6 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
         monkeypatch.setenv("SMTP_PORT", str(port))
         monkeypatch.setenv("NOTIFY_EMAIL_FROM", "redactie@voorbeeldstad.example")
         yield inbox
-
-
-class BrowserClient(FlaskClient):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.environ_base["HTTP_ACCEPT"] = "text/html,application/xhtml+xml,*/*;q=0.8"
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot import stats_broker
 from bot.stats_broker import AnonymousStatsBroker, anonymise, conversation_hash
+from tests.rabbitmq import AMQP, delete_queue_and_exchange, needs_rabbit
 
 SENDER = "wa-0612345678"
 TEXT = "Mijn zoon Daan van 3 slaat zijn zusje en ik weet het niet meer"
@@ -129,16 +130,6 @@ def test_endpoints_section_from_env(tmp_path, monkeypatch, url, created) -> None
         assert broker.queue == "opvoedmaatje_stats" and broker.hash_key == ""
 
 
-def _rabbit_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-needs_rabbit = pytest.mark.skipif(not _rabbit_reachable(), reason="RabbitMQ is not reachable at 127.0.0.1:5672")
-AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 async def _consume(queue_name: str, expected: int, timeout: float = 10) -> List[bytes]:
@@ -165,16 +156,6 @@ async def _consume(queue_name: str, expected: int, timeout: float = 10) -> List[
     return bodies
 
 
-async def _cleanup(queue_name: str, exchange_name: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect_robust(AMQP)
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(queue_name)
-        await channel.exchange_delete(exchange_name)
-
-
 @needs_rabbit
 def test_publishes_anonymous_records_to_rabbitmq_in_order() -> None:
     queue_name, exchange_name = f"opv_test_{uuid.uuid4().hex[:8]}", f"opv-test-{uuid.uuid4().hex[:8]}"
@@ -197,7 +178,7 @@ def test_publishes_anonymous_records_to_rabbitmq_in_order() -> None:
         try:
             return await _consume(queue_name, 5)
         finally:
-            await _cleanup(queue_name, exchange_name)
+            await delete_queue_and_exchange(queue_name, exchange_name)
 
     bodies = asyncio.run(scenario())
     records = [json.loads(b) for b in bodies]
