@@ -6,10 +6,11 @@ evidence, strongest first:
 1. **The crisis patterns** (``bot.crisis``) on the message itself: a crisis, at once. Two
    exceptions, where the classifier (which reads the whole message, not a few words) weighs in:
    a message that talks about danger rather than being in it (prevention, the media, the past,
-   a joke: ``crisis.talks_about_danger``) is a crisis only when the classifier is sure, and worth
-   one safety question in the grey zone; a message that the classifier reads as no crisis at all
-   (mass below ``DOUBTED_PATTERN``, in a question below ``DOUBTED_QUESTION``) gets the safety
-   question instead of the crisis reply.
+   a joke, something that ended well: ``crisis.talks_about_danger``) is a crisis only when the
+   classifier is sure, and worth one safety question from ``ABOUT_ASK_FLOOR``; a message that
+   the classifier reads as no crisis (mass below ``DOUBTED_PATTERN``, in a question below
+   ``DOUBTED_QUESTION``) gets the safety question instead of the crisis reply, and a question it
+   reads as no crisis at all (below ``DISMISSED_QUESTION``) gets neither.
    When the classifier sees a crisis too, it names the situation.
 2. **The conversation**: the same patterns on the parent's last messages joined with this one. An
    age, a symptom or a threat given in a later message counts ("mijn baby heeft koorts" / "ze is
@@ -42,10 +43,20 @@ CRISIS_THRESHOLD, ASK_THRESHOLD = 0.7, 0.35  # defaults; config.yml sets them fo
 # Chosen on the development sets, where no crisis was lost by them: a pattern that the classifier,
 # reading the whole message, does not bear out (crisis mass below DOUBTED_PATTERN, or below
 # DOUBTED_QUESTION in a question) asks the safety question instead of answering with a crisis
-# reply at once; the classifier alone asks about a question only from QUESTION_ASK_FLOOR, about
-# talk of danger (prevention, the media, the past, a joke) only from ABOUT_ASK_FLOOR.
+# reply at once; the classifier alone asks about a question only from QUESTION_ASK_FLOOR; talk
+# of danger (prevention, the media, the past, a joke) gets the question only from ABOUT_ASK_FLOOR,
+# with or without a pattern.
 DOUBTED_PATTERN, DOUBTED_QUESTION = 0.1, 0.3
+# Below DISMISSED_QUESTION the classifier reads a question with danger words as no crisis at all
+# ("hoe zie je het verschil tussen gewone vlekjes en meningitis?"): no safety question. On the
+# development sets no crisis question with a pattern came below 0.1 (3,425 crisis cases), while
+# 69 near-miss questions with a pattern came below 0.05.
+DISMISSED_QUESTION = 0.05
 QUESTION_ASK_FLOOR, ABOUT_ASK_FLOOR = 0.4, 0.5
+# Pattern and classifier disagree on the situation: the pattern's stands when the classifier gives
+# it at least this share of the confidence of its own best (development sets: right situation
+# 0.922 -> 0.928, nothing else changed).
+PATTERN_SITUATION_SHARE = 0.5
 # A baby's fever is an emergency under 3 months (CONTRACT.md 4b): the classifier alone gives the
 # baby crisis reply at once only when the conversation says the baby is that young; otherwise it
 # asks the safety question (the patterns read ages and symptoms themselves).
@@ -111,11 +122,19 @@ def _answer(ranking: Sequence[Tuple[str, float]]) -> Optional[str]:
     return None
 
 
-def _named_situation(found: CrisisMatch, mass: float, situation: Optional[str], ask_threshold: float) -> str:
+def _named_situation(found: CrisisMatch, ranking: Sequence[Tuple[str, float]], mass: float,
+                     situation: Optional[str], ask_threshold: float) -> str:
     """The pattern says that there is a crisis; the classifier, which reads the whole message,
     says which one whenever it sees a crisis at all (on the development sets it named the right
-    situation in three of four cases where the two disagreed). Otherwise the pattern's."""
-    return situation if situation and mass >= ask_threshold else found.situation
+    situation in three of four cases where the two disagreed), unless it gives the pattern's
+    situation at least PATTERN_SITUATION_SHARE of the confidence of its own best. Otherwise the
+    pattern's."""
+    if not situation or mass < ask_threshold:
+        return found.situation
+    confidence = {situation_of_intent(intent): p for intent, p in ranking}
+    if confidence.get(found.situation, 0.0) >= PATTERN_SITUATION_SHARE * confidence.get(situation, 0.0):
+        return found.situation
+    return situation
 
 
 def _too_old_or_unknown(situation: str, age_months: Optional[int]) -> bool:
@@ -137,14 +156,16 @@ def assess(evidence: Evidence, crisis_threshold: float = CRISIS_THRESHOLD, ask_t
         # danger words in a question about prevention, the media or the past: the classifier,
         # which reads the whole message, decides whether it is a crisis now (or worth asking)
         if about and mass < crisis_threshold:
-            return Verdict(ASK, named, source) if mass >= ask_threshold else None
+            return Verdict(ASK, named, source) if mass >= max(ask_threshold, ABOUT_ASK_FLOOR) else None
+        if source == "pattern" and question and mass < DISMISSED_QUESTION:
+            return None  # danger words in a question that the classifier reads as no crisis at all
         if source == "pattern" and mass < (DOUBTED_QUESTION if question else DOUBTED_PATTERN):
             return Verdict(ASK, named, source)  # a pattern the whole message does not bear out
         return Verdict(CRISIS, named, source)
 
     found = detect_crisis(text, evidence.lemmas)
     if found is not None:
-        verdict = weighed(_named_situation(found, mass, situation, ask_threshold), "pattern")
+        verdict = weighed(_named_situation(found, evidence.ranking, mass, situation, ask_threshold), "pattern")
         if verdict is not None:
             return verdict
     if evidence.asked in SITUATIONS:

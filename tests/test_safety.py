@@ -10,6 +10,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import safety
+from bot.crisis import talks_about_danger
 from bot.nlu.crisis_detector import CrisisDetector, conversation_context, is_own_payload
 from bot.situations import SITUATIONS
 
@@ -42,6 +43,39 @@ def test_the_classifier_names_the_situation_of_a_pattern_crisis_when_it_sees_a_c
     assert verdict(text, ranking(0.45, "vergiftiging")).situation == "vergiftiging"
     # a classifier that sees no crisis leaves the pattern's situation
     assert verdict(text, ranking(0.1, "vergiftiging")).situation == "medisch_baby"
+
+
+def test_the_pattern_situation_stands_when_the_classifier_gives_it_a_fair_share() -> None:
+    text = "mijn baby van 6 weken heeft 38,6 koorts"  # the pattern says medisch_baby
+    close = (("crisis_medisch_acuut", 0.5), ("crisis_medisch_baby", 0.3), ("topic_gezondheid", 0.2))
+    assert verdict(text, close).situation == "medisch_baby"  # 0.3 >= half of 0.5
+    far = (("crisis_medisch_acuut", 0.7), ("crisis_medisch_baby", 0.2), ("topic_gezondheid", 0.1))
+    assert verdict(text, far).situation == "medisch_acuut"
+
+
+def test_a_pattern_in_a_question_that_the_classifier_reads_as_no_crisis_at_all_asks_nothing() -> None:
+    text = "mijn baby van 6 weken heeft 38,6 koorts, en nu?"
+    assert verdict(text, ranking(0.02, "medisch_baby")).kind == "none"
+    assert verdict(text, ranking(0.2, "medisch_baby")).kind == "ask"
+    assert verdict(text.replace(", en nu?", ""), ranking(0.02, "medisch_baby")).kind == "ask"
+
+
+def test_a_pattern_in_talk_about_danger_asks_only_from_a_surer_classifier() -> None:
+    text = "vorig jaar heeft mijn zoon een knoopcel ingeslikt, hij is helemaal hersteld"  # a pattern fires
+    assert verdict(text, ranking(0.45, "vergiftiging")).kind == "none"
+    assert verdict(text, ranking(0.55, "vergiftiging")).kind == "ask"
+    assert verdict(text, ranking(0.75, "vergiftiging")).kind == "crisis"
+
+
+@pytest.mark.parametrize("text", [
+    "hij had pillen van oma ingenomen, we zijn naar de huisartsenpost geweest en alles was goed",
+    "ze werd gevraagd een pakketje weg te brengen maar ze heeft nee gezegd",
+    "mijn vader heeft zich van het leven beroofd toen ik 12 was, hoe vertel ik het mijn zoon",
+    "tien jaar geleden sloeg mijn ex mij",
+])
+def test_something_that_ended_well_or_long_ago_is_talk_about_danger(text: str) -> None:
+    assert talks_about_danger(text)
+    assert not talks_about_danger("hij heeft net pillen van oma ingenomen, wat moet ik doen")
 
 
 def test_an_age_given_in_a_later_message_counts() -> None:
