@@ -717,7 +717,7 @@ def is_benign_figure_of_speech(text: str) -> bool:
     try:
         norm = _variants(_bounded(text))[0]
         found = any(p.search(norm) for b in _engine().benign for p in b.patterns)
-    except Exception:
+    except Exception:  # noqa: BLE001 - never raise on user input
         logger.exception("crisis: benign check failed")
         return False
     return found and detect_crisis(text) is None

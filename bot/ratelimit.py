@@ -583,7 +583,7 @@ class AddressLimiter:
                 redis._ready()
                 await asyncio.wait_for(redis._client.delete(f"{self.prefix}seen:{sender_key}"),
                                        timeout=2 * REDIS_TIMEOUT)
-            except Exception:
+            except Exception:  # noqa: BLE001 - forgetting a link is best effort; the link expires by itself
                 pass
 
     async def _link(self, sender_key: str, key: str) -> None:
@@ -597,7 +597,7 @@ class AddressLimiter:
                 redis._ready()
                 await asyncio.wait_for(redis._client.set(f"{self.prefix}link:{sender_key}", key,
                                                          ex=LINK_SECONDS), timeout=2 * REDIS_TIMEOUT)
-            except Exception:
+            except Exception:  # noqa: BLE001 - Redis down: the in-memory link below still serves this process
                 pass
 
     # --- hand-off (the action server: synchronous) -------------------------------------------
@@ -637,7 +637,7 @@ class AddressLimiter:
                 value = client.get(f"{self.prefix}link:{sender_key}")
                 if value:
                     return value.decode() if isinstance(value, bytes) else str(value)
-            except Exception:
+            except Exception:  # noqa: BLE001 - Redis down: fall back to this process's own links
                 pass
         entry = self._links.get(sender_key)
         return entry[0] if entry and entry[1] > self.clock() else None
@@ -654,7 +654,7 @@ class AddressLimiter:
                     _REDIS_SCRIPT, 1, limiter.redis.prefix + bucket_key(kind, key),
                     limiter.per_minute, repr(limiter.per_minute / period), int(2 * period))
                 return bool(int(allowed))
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - any Redis failure falls back to the in-memory limit
                 logger.warning("ratelimit: Redis unavailable for the case limit (%s); in memory",
                                type(error).__name__)
         assert limiter.memory is not None

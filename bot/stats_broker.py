@@ -343,7 +343,7 @@ class AnonymousStatsBroker(EventBroker):
             self._worker.cancel()
             try:
                 await self._worker
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down: the worker's end is not news
                 pass
         await self._drop_connection()
         if self.pending:

@@ -83,7 +83,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         while True:
             try:
                 return await operation()
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - sorted by _transient: only transient errors are retried
                 if not _transient(error) or time.monotonic() + delay > deadline:
                     raise
                 logger.warning("tracker store: %s failed (%s); retrying in %.1f s", what, type(error).__name__, delay)
@@ -117,7 +117,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
 
         try:
             tracker = await self._with_retries("reading a tracker", read)
-        except Exception:
+        except Exception:  # noqa: BLE001 - remembered, then raised again unchanged
             self._remember(self._unsure, sender_id)
             raise
         self._unsure.pop(sender_id, None)
@@ -156,7 +156,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         try:
             events = await self._with_retries("erasing a conversation", lambda: self._delete_events(sender_id))
             self._events_to_erase.pop(sender_id, None)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - an erasure is never lost: remembered and retried
             events_erased = False
             self._remember(self._events_to_erase, sender_id)
             logger.error("erasure: deleting a conversation failed (%s); retried at its next message",
@@ -164,7 +164,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         try:
             cases = await self._erase_cases(sender_id)
             self._cases_to_erase.pop(sender_id, None)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - an erasure is never lost: remembered and retried
             cases_erased = False
             self._remember(self._cases_to_erase, sender_id)
             logger.error("erasure: deleting the cases of a conversation failed (%s); retried later",
@@ -185,7 +185,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         for sender_id in list(self._cases_to_erase):
             try:
                 await self._erase_cases(sender_id)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - tried again at the next message
                 logger.error("erasure: deleting the cases of a conversation failed again (%s)", type(error).__name__)
                 return
             self._cases_to_erase.pop(sender_id, None)
