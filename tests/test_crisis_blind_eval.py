@@ -22,11 +22,13 @@ def test_outcome_of_a_parse() -> None:
     assert B.outcome_of({"intent": {"name": "topic_slapen"}}).kind == B.NONE
 
 
-def test_right_number_is_read_from_the_reply_of_the_situation_given() -> None:
+def test_right_number_is_read_from_the_reply_of_the_situation_given(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     assert B.names_a_right_number("vermist", "vermist")
     assert B.names_a_right_number("suicidaal_kind", "suicidaal_kind")
-    assert not B.names_a_right_number("suicidaal_kind", "medisch_baby")  # 112 alone is not 113
+    assert B.names_a_right_number("suicidaal_kind", "medisch_baby")  # its last line names 113
     assert not B.names_a_right_number("vermist", None)
+    monkeypatch.setattr(B.situations, "reply", lambda situation: "Bel nu 112.")
+    assert not B.names_a_right_number("suicidaal_kind", "medisch_baby")  # 112 alone is not 113
 
 
 def test_score_counts_a_safety_question_as_a_catch_and_near_misses_apart() -> None:
