@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 
 from bot import model_cache
-from bot.evaluation import crisis_blind, metrics
+from bot.evaluation import crisis_blind, languages, metrics
 from bot.evaluation import triage as triage_eval  # issue 8: triage on tests/data/triage_eval.yml
 from bot.settings import PROJECT_ROOT
 from bot.safety import situation_of_intent
@@ -181,6 +181,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     triage_predictions: List[triage_eval.Prediction] = []
     crisis_sets = {d: crisis_blind.load(d) for d in (crisis_blind.BLIND_DIR, crisis_blind.REVIEW_DIR) if d.is_dir()}
     crisis_outcomes: Dict[Path, tuple] = {}
+    language_sets = languages.load()
+    language_results: Dict[str, List[languages.Result]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, config in configs.items():
             kept = model_cache.lookup(name, config) if name != "opvoedmaatje" else None
@@ -198,6 +200,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             if name == "opvoedmaatje":
                 parse = crisis_blind.parser_with_conversation(parser.agent, parser.loop)
                 crisis_outcomes = {d: crisis_blind.run(*sets, parse) for d, sets in crisis_sets.items()}
+                language_results = {lang: languages.run(items, parser.parse, crisis_blind.outcome_of, answered_intent)
+                                    for lang, items in language_sets.items()}
     text = report(results, redteam, timings, reused)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"nlu-eval-{dt.date.today().isoformat()}"
@@ -207,6 +211,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         scores = crisis_blind.score(crises, outcomes, near, near_outcomes)
         about = crisis_blind.BLIND_ABOUT if directory == crisis_blind.BLIND_DIR else crisis_blind.REVIEW_ABOUT
         text += crisis_blind.markdown(scores, crises, outcomes, near, near_outcomes, directory, about)
+    if language_results:
+        text += languages.markdown({lang: languages.score(language_sets[lang], results)
+                                    for lang, results in language_results.items()})
     path = args.out / f"{stem}.md"
     path.write_text(text, encoding="utf-8")
     print(text)

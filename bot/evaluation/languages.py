@@ -1,0 +1,82 @@
+"""Understanding per language (issue 17): crisis recall, false crises and topics on the held-out
+sets of ``tests/data/languages/`` (written apart from the training data, never trained on).
+
+Every message goes the real NLU path of the trained model, alone. A crisis counts as caught with
+the crisis reply or the safety question (CONTRACT.md 4b); a false crisis is a crisis reply to a
+message labelled with a topic. The topic is the one the slots would get (the concern behind a
+safety question counts). The scoring is pure (tests/test_language_eval.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Sequence
+
+import yaml
+
+from bot.evaluation import metrics
+from bot.evaluation.crisis_blind import CRISIS, NONE, Outcome
+from bot.settings import PROJECT_ROOT
+
+LANGUAGE_DIR = PROJECT_ROOT / "tests" / "data" / "languages"
+CRISIS_PREFIX, TOPIC_PREFIX = "crisis_", "topic_"
+
+
+@dataclass(frozen=True)
+class Item:
+    text: str
+    intent: str  # topic_<topic> or crisis_<situation>
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome  # crisis reply, safety question or neither
+    topic: str  # the intent the slots would get
+
+
+def load(directory: Path = LANGUAGE_DIR) -> Dict[str, List[Item]]:
+    """language -> its labelled messages, for every set with intents."""
+    sets: Dict[str, List[Item]] = {}
+    for path in sorted(directory.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        items = [Item(m["text"], m["intent"]) for m in data.get("messages") or [] if m.get("intent")]
+        if items:
+            sets[path.stem] = items
+    return sets
+
+
+def score(items: Sequence[Item], results: Sequence[Result]) -> Dict[str, Any]:
+    crises = [(i, r) for i, r in zip(items, results) if i.intent.startswith(CRISIS_PREFIX)]
+    topics = [(i, r) for i, r in zip(items, results) if i.intent.startswith(TOPIC_PREFIX)]
+    gold = [i.intent for i, _ in topics]
+    predicted = [r.topic for _, r in topics]
+    labels = sorted(set(gold))
+    return {
+        "n_crisis": len(crises), "n_topic": len(topics),
+        "crisis_caught": sum(r.outcome.kind != NONE for _, r in crises),
+        "false_crisis": sum(r.outcome.kind == CRISIS for _, r in topics),
+        "topic_accuracy": sum(g == p for g, p in zip(gold, predicted)) / (len(gold) or 1),
+        "topic_macro_f1": metrics.macro_f1(metrics.per_label(gold, predicted, labels)) if labels else 0.0,
+    }
+
+
+def run(items: Sequence[Item], parse: Callable[[str], Dict[str, Any]],
+        outcome_of: Callable[[Dict[str, Any]], Outcome], topic_of: Callable[[Dict[str, Any]], str]) -> List[Result]:
+    results = []
+    for item in items:
+        parsed = parse(item.text)
+        results.append(Result(outcome_of(parsed), topic_of(parsed)))
+    return results
+
+
+def markdown(scores: Dict[str, Dict[str, Any]]) -> str:
+    lines = ["", "## Understanding per language on tests/data/languages/ (issue 17)", "",
+             "Held-out messages per language, written apart from the training data and never trained on. "
+             "Crises count as caught with the crisis reply or the safety question. The replies are still "
+             "in Dutch (with the Dutch numbers): answering in the parent's language is not built yet.", "",
+             "| language | crisis caught | false crisis on topic messages | topic accuracy | topic macro-F1 |",
+             "|---|---|---|---|---|"]
+    for language, s in scores.items():
+        lines.append(f"| {language} | {s['crisis_caught']}/{s['n_crisis']} | {s['false_crisis']}/{s['n_topic']} | "
+                     f"{s['topic_accuracy']:.3f} | {s['topic_macro_f1']:.3f} |")
+    return "\n".join(lines) + "\n"
