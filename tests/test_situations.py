@@ -73,12 +73,13 @@ def test_each_reply_names_its_numbers_after_a_first_step(situation: str) -> None
 def test_each_reply_also_names_the_lines_of_a_misread_situation(situation: str) -> None:
     """The situation is read right about nine times in ten; when it is misread, the parent still
     gets 112, 113 and Veilig Thuis, which between them are a first number of every situation."""
-    numbers = NUMBER.findall(situations.reply(situation))
+    reply = situations.reply(situation)
+    numbers = NUMBER.findall(reply)
     assert "112" in numbers and "0800-2000" in numbers and {"113", "0800-0113"} & set(numbers)
-    firsts = {n for s in CONTRACT_ORDER for n in situations.entry(s)["first_numbers"]}
-    assert all(any(n in numbers for n in situations.entry(s)["first_numbers"]) or
-               any(w in situations.reply(situation).lower() for w in situations.entry(s).get("first_words") or ())
-               for s in CONTRACT_ORDER), firsts
+    unserved = [s for s in CONTRACT_ORDER
+                if not set(situations.entry(s)["first_numbers"]) & set(numbers)
+                and not any(w in reply.lower() for w in situations.entry(s).get("first_words") or ())]
+    assert unserved == []
 
 
 def test_a_parent_afraid_of_losing_control_is_not_sent_to_the_suicide_line_first() -> None:
