@@ -89,6 +89,8 @@ _CHAR_MAP = {
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
     "\u2212": "-", "\u00bd": "\u00bd", "\u2044": "/", "\u00a0": " ", "\u200b": "",
     "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "", "\u00d7": "x",
+    # Arabic-Indic and Persian digits as 0-9 (issue 17: "عمره ٣ سنوات")
+    **{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)},
 }
 
 
@@ -330,6 +332,7 @@ class _Rules:
                     rf"(?:{levels}|{secwords})(?!\w)")
         pnl, sec = school["primary_nl"], school["secondary"]
         pbe, kbe = school["primary_be"], school["kindergarten_be"]
+        yen, gen = school["year_en"], school["grade_en"]
         self.school_res: List[Tuple[re.Pattern[str], Optional[int], int, int]] = [
             # (pattern, base years or None for fixed months, max grade, fixed months)
             (re.compile(rf"(?<!\w){_alt(pnl['words'])}\s*(?P<n>[1-8]|{small})"
@@ -356,13 +359,19 @@ class _Rules:
              int(kbe["base"]), int(kbe["max_grade"]), 0),
             (re.compile(rf"(?<!\w){_alt(school['first_secondary_words'])}(?!\w)"),
              None, 0, (int(sec["base"]) + 1) * 12),
+            (re.compile(rf"(?<!\w){_alt(yen['words'])}\s*(?P<n>1[0-3]|[1-9])(?![\w.,])"),
+             int(yen["base"]), int(yen["max_grade"]), 0),
+            (re.compile(rf"(?<!\w){_alt(gen['words'])}\s*(?P<n>1[0-2]|[1-9])(?![\w.,])"),
+             int(gen["base"]), int(gen["max_grade"]), 0),
+            (re.compile(rf"(?<![\w.,])(?P<n>1[0-2]|[1-9])(?:st|nd|rd|th)\s+{_alt(gen['words'])}(?!\w)"),
+             int(gen["base"]), int(gen["max_grade"]), 0),
         ]
         for word, months in school["fixed"].items():
             self.school_res.append(
                 (re.compile(rf"(?<!\w){_alt([word])}(?!\w)"), None, 0, int(months)))
         # a school year needs one of these substrings: skip the patterns when none is there
         hints = {"groep", "gr", "klas", "kleuterklas", "leerjaar", "brug", "middelba", "secundair",
-                 "voortgezet", "instap"} | {_key(w) for w in school["secondary_levels"]}
+                 "voortgezet", "instap", "year", "yr", "grade"} | {_key(w) for w in school["secondary_levels"]}
         self.school_hint = re.compile(rf"(?<![^\W\d_]){_alt(hints)}")
         # "de derde klas": secondary school only when the message says so
         signals = (list(data["secondary_signals"]) + list(school["secondary_levels"])
@@ -603,6 +612,8 @@ def _find_cue(rules: _Rules, t: _Text, start: int, end: int, tokens: Sequence[_T
                 or _adjective(rules, det) or _is_name(t, tokens[-2])) \
                 and det not in rules.van_any_blocked:
             return _Cue("van_any")
+    if n >= 1 and words[-1].endswith("'s") and words[-1][:-2] in rules.pronouns:
+        return _Cue("copula", words[-1][:-2], (tokens[-1][1], tokens[-1][2] - 2), "is")  # "she's 14"
     if n >= 2 and words[-1] in rules.copulas:
         subj, span = words[-2], tokens[-2]
         if subj in rules.pronouns or subj in rules.nouns:

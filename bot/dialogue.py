@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
-from bot import replies, situations, vocabulary, wellbeing
+from bot import replies, situations, translations, vocabulary, wellbeing
 from bot.age import parse_age
 from bot.phases import phase_for_months
 from bot.replies import Reply
@@ -37,8 +37,10 @@ def _texts() -> Dict[str, str]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def say(key: str, **values: Any) -> str:
-    return _texts()[key].format(**values)
+def say(key: str, language: Optional[str] = None, **values: Any) -> str:
+    """A text of dialogue.yml in the parent's language (Dutch where that language has none)."""
+    own = translations.text(translations.answers_in(language), f"dialogue.{key}")
+    return (own or _texts()[key]).format(**values)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class Conversation:
     history: Tuple[str, ...] = ()  # the parent's earlier messages in this session, oldest first
     has_replied: bool = False  # the assistant already said something in this conversation
     channel: Optional[str] = None  # the parent's latest input channel (rest, socketio, whatsapp, ...)
+
+    @property
+    def language(self) -> str:
+        """The language the assistant answers in (the contract's `language` slot)."""
+        return translations.answers_in(self.slots.get("language"))
 
 
 @dataclass(frozen=True)
@@ -107,27 +114,28 @@ def _with_disclosure(conversation: Conversation, outcome: Outcome) -> Outcome:
     """The first reply of a conversation says that this is a digital assistant."""
     if not conversation.has_replied and outcome.replies:
         first = outcome.replies[0]
-        outcome.replies[0] = Reply(f"{say('disclosure')} {first.text}", first.buttons)
+        outcome.replies[0] = Reply(f"{say('disclosure', conversation.language)} {first.text}", first.buttons)
     return outcome
 
 
 def respond(conversation: Conversation, message: Message) -> Outcome:
     """Answer a parenting concern, or the answer to the age question."""
-    slots = conversation.slots
+    slots, language = conversation.slots, conversation.language
     topic = topic_of_intent(message.intent) or slots.get("topic")
     months, newly_stated = _age_from(conversation, message)
     outcome = Outcome()
     if message.after_safety_question:
-        outcome.replies.append(Reply(situations.texts()["safety_question"]["no_reply"]))
+        no_reply = translations.text(language, "crisis.safety_question.no_reply")
+        outcome.replies.append(Reply(no_reply or situations.texts()["safety_question"]["no_reply"]))
     if months is not None:
         outcome.slots.update(age_months=months, phase=phase_for_months(months))
     phase = phase_for_months(months)
 
     if topic is None:
         if slots.get("awaiting_age") and not newly_stated:
-            outcome.replies.append(Reply(say("age_not_understood")))
+            outcome.replies.append(Reply(say("age_not_understood", language)))
         else:
-            outcome.replies.append(Reply(say("no_topic_yet")))
+            outcome.replies.append(Reply(say("no_topic_yet", language)))
             outcome.slots["awaiting_age"] = False
         return _with_disclosure(conversation, outcome)
 
@@ -142,31 +150,46 @@ def respond(conversation: Conversation, message: Message) -> Outcome:
         severity, level = assessment.severity, assessment.support_level
     outcome.slots.update(topic=topic, severity=severity, support_level=level)
 
+    if not replies.available(topic, language):
+        outcome.slots["awaiting_age"] = False
+        outcome.replies.append(only_dutch_or_english(language))
+        if in_crisis:
+            outcome.replies.append(Reply(say("crisis_reminder", language)))
+        return _with_disclosure(conversation, outcome)
+
     must_ask_age = months is None and topic not in AGE_FREE_TOPICS
     if must_ask_age and not slots.get("awaiting_age"):
         outcome.slots["awaiting_age"] = True
-        outcome.replies.append(replies.age_question(topic))
+        outcome.replies.append(replies.age_question(topic, language))
         return _with_disclosure(conversation, outcome)
 
     outcome.slots["awaiting_age"] = False
     reply_severity = "aandacht" if in_crisis else severity
-    outcome.replies.extend(replies.topic_reply(topic, phase, reply_severity))
+    outcome.replies.extend(replies.topic_reply(topic, phase, reply_severity, language))
     if in_crisis:
-        outcome.replies.append(Reply(say("crisis_reminder")))
-    else:  # issue 19: one question after the answer: the parent's wellbeing, or a follow-up
+        outcome.replies.append(Reply(say("crisis_reminder", language)))
+    elif language == translations.DUTCH:  # issue 19: one question after the answer: the parent's wellbeing, or a follow-up
         after = wellbeing.after_answer(slots, conversation.channel, topic, phase, severity)
         outcome.replies.extend(after.replies)
         outcome.slots.update(after.slots)
     return _with_disclosure(conversation, outcome)
 
 
+def only_dutch_or_english(language: str) -> Reply:
+    """The honest line of a language that does not cover a topic, with the offer of a person
+    (who can help with an interpreter; the hand-off records the language)."""
+    return Reply(say("only_dutch_or_english", language), (replies.button("ask_human", language),))
+
+
 def more_tips(conversation: Conversation) -> Outcome:
-    topic = conversation.slots.get("topic")
+    topic, language = conversation.slots.get("topic"), conversation.language
     if topic is None:
-        return _with_disclosure(conversation, Outcome(replies=[Reply(say("no_topic_yet"))]))
+        return _with_disclosure(conversation, Outcome(replies=[Reply(say("no_topic_yet", language))]))
+    if not replies.available(topic, language):
+        return _with_disclosure(conversation, Outcome(replies=[only_dutch_or_english(language)]))
     months = conversation.slots.get("age_months")
     phase = phase_for_months(int(months)) if isinstance(months, (int, float)) else None
-    return _with_disclosure(conversation, Outcome(replies=replies.more_tips(topic, phase)))
+    return _with_disclosure(conversation, Outcome(replies=replies.more_tips(topic, phase, language)))
 
 
 def support_nearby(
@@ -180,7 +203,7 @@ def support_nearby(
     from bot.catalogue.recommend import format_offer, recommend
     from bot.places import match_place
 
-    slots = conversation.slots
+    slots, language = conversation.slots, conversation.language
     outcome = Outcome()
     place = match_place(message.text or "", catalogue)
     municipality = place.municipality or slots.get("municipality")
@@ -195,8 +218,8 @@ def support_nearby(
     names = neighbourhood_names(catalogue)
     if neighbourhood is None and names and ask_place and not slots.get("place_asked"):
         outcome.slots["place_asked"] = True
-        buttons = tuple((name, name) for name in names[:2]) + ((say("skip_neighbourhood"), "/support_nearby"),)
-        outcome.replies.append(Reply(say("ask_neighbourhood"), buttons))
+        buttons = tuple((name, name) for name in names[:2]) + ((say("skip_neighbourhood", language), "/support_nearby"),)
+        outcome.replies.append(Reply(say("ask_neighbourhood", language), buttons))
         return _with_disclosure(conversation, outcome)
 
     months = slots.get("age_months")
@@ -212,9 +235,10 @@ def support_nearby(
         signal=slots.get("signal"),
     )
     if not found:
-        outcome.replies.append(Reply(say("no_offers")))
+        outcome.replies.append(Reply(say("no_offers", language)))
     else:
-        intro = say("support_intro_place", neighbourhood=neighbourhood) if neighbourhood else say("support_intro")
+        intro = (say("support_intro_place", language, neighbourhood=neighbourhood) if neighbourhood
+                 else say("support_intro", language))
         outcome.replies.append(Reply(intro))
         outcome.replies.extend(Reply(format_offer(rec)) for rec in found)
     return _with_disclosure(conversation, outcome)

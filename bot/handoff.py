@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import yaml
 
+from bot import translations
 from bot.catalogue.hours import (
     ALL_DAY, WEEKDAYS, OpeningHours, current_range, next_start, parse_range, to_local,
 )
@@ -56,10 +57,13 @@ MAX_WORDS_CHARS = 1_000
 MAX_AGE_MONTHS = MAX_PHASE_MONTHS
 
 
-@lru_cache(maxsize=1)
-def texts() -> Mapping[str, Any]:
+@lru_cache(maxsize=None)
+def texts(language: Optional[str] = None) -> Mapping[str, Any]:
+    """handoff.yml, in the parent's language where it has the texts (issue 17)."""
     with open(Path(__file__).parent / "handoff.yml", encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        dutch = yaml.safe_load(handle)
+    language = translations.answers_in(language)
+    return dutch if language == translations.DUTCH else translations.merged(dutch, translations.section(language, "handoff"))
 
 
 @dataclass(frozen=True)
@@ -357,11 +361,12 @@ def ask(slot: str, slots: Mapping[str, Any], channel: Optional[str] = None) -> S
     if slot == DETAIL_SLOT:
         key = f"contact_detail_{slots.get(PREFERENCE_SLOT) or 'phone'}"
     retrying = bool(slots.get(RETRIES_SLOT))
-    entry = texts()["ask"].get(key) or texts()["ask"]["contact_preference"]
+    t = texts(slots.get("language"))
+    entry = t["ask"].get(key) or t["ask"]["contact_preference"]
     buttons = tuple((str(t), str(p)) for t, p in entry.get("buttons") or ())
     if slot == PREFERENCE_SLOT and (channel or "") in WHATSAPP_CHANNELS:
         buttons = tuple(b for b in buttons if b[1] != "Via WhatsApp")
-    text = texts()["retry"].get(key, entry["text"]) if retrying else entry["text"]
+    text = t["retry"].get(key, entry["text"]) if retrying else entry["text"]
     return Say(" ".join(str(text).split()), buttons)
 
 
@@ -383,6 +388,7 @@ class HandoffRequest:
     parent_words: tuple[str, ...] = ()
     contact_preference: str = "chat"
     contact_detail: Optional[str] = None
+    language: Optional[str] = None  # the language the parent wrote in (issue 17)
 
 
 def select_parent_words(messages: Iterable[Any]) -> tuple[str, ...]:
@@ -428,6 +434,7 @@ def request_from_slots(
         parent_words=select_parent_words(parent_messages) if words else (),
         contact_preference=slots.get(PREFERENCE_SLOT) or "chat",
         contact_detail=contact_detail,
+        language=slots.get("language"),
     )
 
 
@@ -473,6 +480,7 @@ def sanitise(request: HandoffRequest) -> dict[str, Any]:
         parent_words=words,
         contact_preference=preference,
         contact_detail=detail,
+        language=translations.answers_in(request.language),
     )
 
 
@@ -603,16 +611,18 @@ def office_hours(municipality: Optional[str] = None,
     return parse_office_hours(DEFAULT_OFFICE_HOURS)
 
 
-def _day_phrase(day: date, today: date) -> str:
-    names, months = texts()["day_names"], texts()["month_names"]
+def _day_phrase(day: date, today: date, language: Optional[str] = None) -> str:
+    t = texts(language)
+    names, months, phrases = t["day_names"], t["month_names"], t["day_phrases"]
     delta = (day - today).days
     if delta == 0:
-        return "vandaag"
+        return str(phrases["today"])
     if delta == 1:
-        return "morgen"
+        return str(phrases["tomorrow"])
+    weekday = names[day.weekday()]
     if delta < 7:
-        return names[day.weekday()]
-    return f"op {names[day.weekday()]} {day.day} {months[day.month - 1]}"
+        return str(phrases["weekday"]).format(weekday=weekday)
+    return str(phrases["date"]).format(weekday=weekday, day=day.day, month=months[day.month - 1])
 
 
 def _clock(moment: datetime) -> str:
@@ -620,47 +630,54 @@ def _clock(moment: datetime) -> str:
 
 
 def when_answered(now: Optional[datetime] = None, municipality: Optional[str] = None,
-                  hours: Optional[OfficeHours] = None) -> str:
+                  hours: Optional[OfficeHours] = None, language: Optional[str] = None) -> str:
     """When a professional will answer, in B1 Dutch ("Een medewerker reageert maandag na 9:00 uur.")."""
     hours = hours or office_hours(municipality)
     local = to_local(now)
     current = current_range(hours, local)
     if current is not None and current[1] - (local.hour * 60 + local.minute) >= 30:
-        return str(texts()["answered_open"])
-    template = texts()["answered_closing" if current is not None else "answered_later"]
+        return str(texts(language)["answered_open"])
+    template = texts(language)["answered_closing" if current is not None else "answered_later"]
     after = local
     if current is not None:  # closing within half an hour: count from closing time
         after = datetime.combine(local.date(), time(0), tzinfo=TZ) + timedelta(minutes=current[1])
     opening = next_start(hours, after)
     if opening is None:
-        return str(texts()["answered_unknown"])
-    return str(template).format(day=_day_phrase(opening.date(), local.date()),
+        return str(texts(language)["answered_unknown"])
+    return str(template).format(day=_day_phrase(opening.date(), local.date(), language),
                                                   time=_clock(opening))
 
 
-def urgent_lines() -> str:
+def urgent_lines(language: Optional[str] = None) -> str:
     """The 24/7 lines for urgent matters."""
-    return " ".join(str(texts()["urgent_lines"]).split())
+    return " ".join(str(texts(language)["urgent_lines"]).split())
+
+
+def case_failed(language: Optional[str] = None) -> list[Say]:
+    """The case could not be stored: where to go instead, and the 24/7 lines."""
+    return [Say(" ".join(str(texts(language)["case_failed"]).split())), Say(urgent_lines(language))]
 
 
 def after_case_opened(case: Any, now: Optional[datetime] = None, already_open: bool = False) -> list[Say]:
-    """What the parent hears once the case exists."""
-    t = texts()
+    """What the parent hears once the case exists, in the case's language."""
+    language = getattr(case, "language", None)
+    t = texts(language)
     first = t["already_open"] if already_open else t["case_opened"]
     contact = t["contact"].get(case.contact_preference, t["contact"]["chat"])
     return [
         Say(f"{first} {contact} {t['read_along']}"),
-        Say(when_answered(now, case.municipality)),
-        Say(urgent_lines()),
+        Say(when_answered(now, case.municipality, language=language)),
+        Say(urgent_lines(language)),
     ]
 
 
-def refusal() -> list[Say]:
+def refusal(language: Optional[str] = None) -> list[Say]:
     """A refusal is respected; the 24/7 lines stay in view."""
-    return [Say(" ".join(str(texts()["refused"]).split())), Say(urgent_lines())]
+    return [Say(" ".join(str(texts(language)["refused"]).split())), Say(urgent_lines(language))]
 
 
-def console_text(key: str, **values: Any) -> str:
-    """Texts the console sends into the parent's conversation (claimed, reply, closed)."""
-    return " ".join(str(texts()["console"][key]).split()).format(**values) if key != "reply" \
-        else str(texts()["console"][key]).format(**values)
+def console_text(key: str, language: Optional[str] = None, **values: Any) -> str:
+    """Texts the console sends into the parent's conversation (claimed, reply, closed), in the
+    case's language."""
+    template = str(texts(language)["console"][key])
+    return template.format(**values) if key == "reply" else " ".join(template.split()).format(**values)

@@ -193,19 +193,19 @@ class ActionOpenCase(Action):
                                              tracker.get_latest_input_channel(),
                                              parent_messages(tracker), contact_detail=detail)
         if request is None:
-            _say(dispatcher, handoff.refusal())
+            _say(dispatcher, handoff.refusal(tracker.get_slot("language")))
             return reset
         try:
             store = case_store()
             already = store.active_case_for(tracker.sender_id) is not None
             if not already and not ratelimit.case_allowed(tracker.sender_id, tracker.get_latest_input_channel()):
                 logger.warning("hand-off: case limit reached for this conversation or address")
-                _say(dispatcher, [handoff.Say(handoff.texts()["case_failed"]), handoff.Say(handoff.urgent_lines())])
+                _say(dispatcher, handoff.case_failed(tracker.get_slot("language")))
                 return reset
             case = handoff.open_case(store, request, notifier())
         except Exception as error:  # noqa: BLE001 - tell the parent where to go instead
             logger.error("opening a case failed: %s", type(error).__name__)
-            _say(dispatcher, [handoff.Say(handoff.texts()["case_failed"]), handoff.Say(handoff.urgent_lines())])
+            _say(dispatcher, handoff.case_failed(tracker.get_slot("language")))
             return reset
         _say(dispatcher, handoff.after_case_opened(case, already_open=already))
         return reset

@@ -1,6 +1,8 @@
-"""Curated Dutch reply texts: pick and format them per topic, phase and severity.
+"""Curated reply texts: pick and format them per topic, phase, severity and language.
 
-The texts live in bot/knowledge/replies/*.yml (one file per topic plus _common.yml).
+The Dutch texts live in bot/knowledge/replies/*.yml (one file per topic plus _common.yml); the
+other languages' in bot/knowledge/translations/<code>/ (bot/translations.py), which a language
+may cover for some topics only (``available``).
 This module only selects and formats; it never generates content and never raises
 on bad input. No Rasa imports: the action server turns `Reply` objects into messages.
 """
@@ -14,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
-from bot import vocabulary
+from bot import translations, vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,7 @@ TOPICS: Tuple[str, ...] = vocabulary.TOPICS
 PHASES: Tuple[str, ...] = vocabulary.PHASES
 DEFAULT_PHASE = "default"
 GENERIC_TOPIC = "opvoeden_algemeen"
+DUTCH = translations.DUTCH
 # Topics whose replies start with the "no medical advice" disclaimer.
 MEDICAL_TOPICS = frozenset({"gezondheid"})
 # How many tips the "aandacht" reply repeats after the advice to see a professional (a phase
@@ -64,16 +67,26 @@ def _read_yaml(path: Path) -> Dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
-def _common() -> Dict[str, Any]:
-    return _read_yaml(REPLIES_DIR / "_common.yml")
+def _common(language: str = DUTCH) -> Dict[str, Any]:
+    """_common.yml, with the language's own texts where it has them."""
+    dutch = _read_yaml(REPLIES_DIR / "_common.yml")
+    return dutch if language == DUTCH else translations.merged(dutch, translations.section(language, "common"))
 
 
 @lru_cache(maxsize=None)
-def load_topic(topic: str) -> Dict[str, Any]:
-    """The parsed data file of a known topic id ({} if the file is missing or broken)."""
+def load_topic(topic: str, language: str = DUTCH) -> Dict[str, Any]:
+    """The parsed data file of a known topic id in a language ({} if missing or broken)."""
     if topic not in TOPICS:
         return {}
+    if language != DUTCH:
+        return translations.topic(language, topic)
     return _read_yaml(REPLIES_DIR / f"{topic}.yml")
+
+
+def available(topic: Any, language: Any) -> bool:
+    """True when the assistant has curated replies about ``topic`` in ``language``."""
+    language = translations.answers_in(language)
+    return language == DUTCH or bool(load_topic(normalize_topic(topic), language).get("phases"))
 
 
 def normalize_topic(topic: Any) -> str:
@@ -106,8 +119,8 @@ class _Blank(dict):
         return ""
 
 
-def _lookup(key: str) -> Any:
-    node: Any = _common()
+def _lookup(key: str, language: str = DUTCH) -> Any:
+    node: Any = _common(language)
     for part in key.split("."):
         if not isinstance(node, Mapping) or part not in node:
             return None
@@ -115,15 +128,15 @@ def _lookup(key: str) -> Any:
     return node
 
 
-def text(key: str, **kwargs: Any) -> str:
-    """A common text from _common.yml ('a.b' for nested keys), formatted with kwargs.
+def text(key: str, language: str = DUTCH, **kwargs: Any) -> str:
+    """A common text from _common.yml ('a.b' for nested keys) in a language, formatted with kwargs.
 
     Unknown keys, non-text values or format errors give a kind generic text, never ''.
     """
-    value = _lookup(key) if isinstance(key, str) else None
+    value = _lookup(key, language) if isinstance(key, str) else None
     if not isinstance(value, str) or not value.strip():
         logger.warning("missing common reply text: %s", key if isinstance(key, str) else "?")
-        fallback = _lookup("fallback")
+        fallback = _lookup("fallback", language)
         return fallback if isinstance(fallback, str) and fallback.strip() else _FALLBACK_TEXT
     try:
         result = value.format_map(_Blank({k: str(v) for k, v in kwargs.items()}))
@@ -133,8 +146,9 @@ def text(key: str, **kwargs: Any) -> str:
     return result.strip() or _FALLBACK_TEXT
 
 
-def _button(name: str) -> Tuple[str, str]:
-    data = _lookup(f"buttons.{name}")
+def button(name: str, language: str = DUTCH) -> Tuple[str, str]:
+    """A common button (title, payload) in a language: more_tips, support_nearby, ask_human."""
+    data = _lookup(f"buttons.{name}", language)
     if isinstance(data, Mapping):
         title, payload = data.get("title"), data.get("payload")
         if isinstance(title, str) and isinstance(payload, str) and title and payload:
@@ -145,9 +159,9 @@ def _button(name: str) -> Tuple[str, str]:
 # ---------------------------------------------------------------- topic data
 
 
-def label(topic: Any) -> str:
-    """The topic's Dutch label as used in 'Over {label}:'."""
-    data = load_topic(normalize_topic(topic))
+def label(topic: Any, language: str = DUTCH) -> str:
+    """The topic's label as used in 'Over {label}:'."""
+    data = load_topic(normalize_topic(topic), language) or load_topic(normalize_topic(topic))
     value = data.get("label")
     return value if isinstance(value, str) and value.strip() else "opvoeden"
 
@@ -165,24 +179,25 @@ def sources(topic: Any) -> List[Tuple[str, str]]:
     return [("Opvoeden.nl", "https://www.opvoeden.nl")]
 
 
-def _join_names(names: List[str]) -> str:
-    """'A', 'A en B', 'A, B en C'."""
+def _join_names(names: List[str], language: str = DUTCH) -> str:
+    """'A', 'A en B', 'A, B en C' (the language's own word for 'en', `and_word`)."""
     if len(names) <= 1:
         return "".join(names)
-    return f"{', '.join(names[:-1])} en {names[-1]}"
+    word = _lookup("and_word", language)
+    return f"{', '.join(names[:-1])} {word if isinstance(word, str) else 'en'} {names[-1]}"
 
 
-def source_line(topic: Any) -> str:
+def source_line(topic: Any, language: str = DUTCH) -> str:
     """'Gebaseerd op informatie van Opvoeden.nl, NJi en Thuisarts.nl.' for the topic.
 
     The texts are our own, written on the basis of these sources; the line does not claim to
     quote them.
     """
-    return text("source_line", names=_join_names([name for name, _ in sources(topic)]))
+    return text("source_line", language, names=_join_names([name for name, _ in sources(topic)], language))
 
 
-def _phase_block(topic: str, phase: str) -> Dict[str, Any]:
-    phases = load_topic(topic).get("phases")
+def _phase_block(topic: str, phase: str, language: str) -> Dict[str, Any]:
+    phases = load_topic(topic, language).get("phases")
     if not isinstance(phases, Mapping):
         return {}
     block = phases.get(phase)
@@ -201,19 +216,19 @@ def _bullets(items: List[str]) -> str:
     return "\n".join(f"• {item}" for item in items)
 
 
-def _signs_heading(topic: str, phase: str) -> str:
+def _signs_heading(topic: str, phase: str, language: str) -> str:
     """The topic's own 'when to ask for help' heading, else the phase's from _common.yml."""
-    heading = load_topic(topic).get("signs_heading")
+    heading = load_topic(topic, language).get("signs_heading")
     if isinstance(heading, str) and heading.strip():
         return heading.strip()
-    heading = _lookup(f"signs_heading.{phase}")
+    heading = _lookup(f"signs_heading.{phase}", language)
     if not isinstance(heading, str):
-        heading = _lookup(f"signs_heading.{DEFAULT_PHASE}")
+        heading = _lookup(f"signs_heading.{DEFAULT_PHASE}", language)
     return heading if isinstance(heading, str) else "Vraag hulp bij de huisarts of het CJG als:"
 
 
-def _content(topic: str, phase: str, *, tips_heading_key: str, max_tips: Optional[int],
-             with_signs: bool) -> str:
+def _content(topic: str, phase: str, language: str, *, tips_heading_key: str,
+             max_tips: Optional[int], with_signs: bool) -> str:
     """why + tips (+ signs), then the block's `urgent` line.
 
     `safety` tips (e.g. safe sleep, never shake a baby) follow the ordinary tips and are never cut:
@@ -222,7 +237,7 @@ def _content(topic: str, phase: str, *, tips_heading_key: str, max_tips: Optiona
     signs heading (which names the consultatiebureau for young children). Both are shown whatever
     the severity.
     """
-    block = _phase_block(topic, phase)
+    block = _phase_block(topic, phase, language)
     why = block.get("why") if isinstance(block.get("why"), str) else ""
     safety = _strings(block.get("safety"))
     tips = _strings(block.get("tips"))
@@ -230,13 +245,13 @@ def _content(topic: str, phase: str, *, tips_heading_key: str, max_tips: Optiona
         tips = tips[:max(1, max_tips - len(safety))]
     tips += safety
     parts: List[str] = []
-    heading = text("topic_heading", label=label(topic))
+    heading = text("topic_heading", language, label=label(topic, language))
     parts.append(f"{heading} {why.strip()}".strip())
     if tips:
-        parts.append(f"{text(tips_heading_key)}\n{_bullets(tips)}")
+        parts.append(f"{text(tips_heading_key, language)}\n{_bullets(tips)}")
     signs = _strings(block.get("signs"))
     if with_signs and signs:
-        parts.append(f"{_signs_heading(topic, phase)}\n{_bullets(signs)}")
+        parts.append(f"{_signs_heading(topic, phase, language)}\n{_bullets(signs)}")
     urgent = block.get("urgent")
     if isinstance(urgent, str) and urgent.strip():
         parts.append(urgent.strip())
@@ -248,7 +263,7 @@ def _content(topic: str, phase: str, *, tips_heading_key: str, max_tips: Optiona
 # ---------------------------------------------------------------- public API
 
 
-def topic_reply(topic: Any, phase: Any, severity: Any) -> List[Reply]:
+def topic_reply(topic: Any, phase: Any, severity: Any, language: Any = DUTCH) -> List[Reply]:
     """The messages for a concern about `topic` at `phase` with `severity`.
 
     normaal: why + tips + signs, then a question with 'meer tips' / 'hulp' / 'praten' buttons.
@@ -258,62 +273,64 @@ def topic_reply(topic: Any, phase: Any, severity: Any) -> List[Reply]:
     """
     try:
         return _topic_reply(normalize_topic(topic), normalize_phase(phase),
-                            normalize_severity(severity))
+                            normalize_severity(severity), translations.answers_in(language))
     except Exception:  # never let a reply crash the conversation
         logger.exception("topic_reply failed")
         return [Reply(_FALLBACK_TEXT, (_FALLBACK_BUTTONS["ask_human"],))]
 
 
-def _topic_reply(topic: str, phase: str, severity: str) -> List[Reply]:
+def _topic_reply(topic: str, phase: str, severity: str, language: str) -> List[Reply]:
     if severity == "crisis":
-        crisis = text("crisis")
-        if crisis == text("fallback"):
+        crisis = text("crisis", language)
+        if crisis == text("fallback", language):
             crisis = _FALLBACK_CRISIS
-        return [Reply(crisis, (_button("ask_human"),))]
+        return [Reply(crisis, (button("ask_human", language),))]
 
     replies: List[Reply] = []
     if topic in MEDICAL_TOPICS:
-        replies.append(Reply(text("health_disclaimer")))
+        replies.append(Reply(text("health_disclaimer", language)))
 
     if severity == "aandacht":
-        advice = load_topic(topic).get("aandacht")
+        advice = load_topic(topic, language).get("aandacht")
         advice = advice.strip() if isinstance(advice, str) and advice.strip() else ""
-        first = "\n\n".join(p for p in (text("aandacht_intro"), advice) if p)
-        body = _content(topic, phase, tips_heading_key="aandacht_tips_heading",
+        first = "\n\n".join(p for p in (text("aandacht_intro", language), advice) if p)
+        body = _content(topic, phase, language, tips_heading_key="aandacht_tips_heading",
                         max_tips=AANDACHT_TIPS, with_signs=False)
         replies.append(Reply(f"{first}\n\n{body}"))
-        closing = f"{text('aandacht_question')}\n\n{source_line(topic)}"
-        replies.append(Reply(closing, (_button("ask_human"), _button("support_nearby"))))
+        closing = f"{text('aandacht_question', language)}\n\n{source_line(topic, language)}"
+        replies.append(Reply(closing, (button("ask_human", language), button("support_nearby", language))))
         return replies
 
-    body = _content(topic, phase, tips_heading_key="tips_heading", max_tips=None,
+    body = _content(topic, phase, language, tips_heading_key="tips_heading", max_tips=None,
                     with_signs=True)
     replies.append(Reply(body))
-    closing = f"{text('more_question')}\n\n{source_line(topic)}"
-    replies.append(Reply(closing, (_button("more_tips"), _button("support_nearby"),
-                                   _button("ask_human"))))
+    closing = f"{text('more_question', language)}\n\n{source_line(topic, language)}"
+    replies.append(Reply(closing, (button("more_tips", language), button("support_nearby", language),
+                                   button("ask_human", language))))
     return replies
 
 
-def more_tips(topic: Any, phase: Any) -> List[Reply]:
+def more_tips(topic: Any, phase: Any, language: Any = DUTCH) -> List[Reply]:
     """The extra tips behind the 'Meer tips' button, then the help buttons."""
     try:
         topic_id, phase_id = normalize_topic(topic), normalize_phase(phase)
-        block = _phase_block(topic_id, phase_id)
+        lang = translations.answers_in(language)
+        block = _phase_block(topic_id, phase_id, lang)
         extra = _strings(block.get("more_tips")) or _strings(block.get("tips"))
         if extra:
-            body = f"{text('more_tips_heading', label=label(topic_id))}\n{_bullets(extra)}"
+            body = f"{text('more_tips_heading', lang, label=label(topic_id, lang))}\n{_bullets(extra)}"
         else:
             body = _FALLBACK_TEXT
-        closing = f"{text('after_more_question')}\n\n{source_line(topic_id)}"
-        return [Reply(body), Reply(closing, (_button("support_nearby"), _button("ask_human")))]
+        closing = f"{text('after_more_question', lang)}\n\n{source_line(topic_id, lang)}"
+        return [Reply(body), Reply(closing, (button("support_nearby", lang), button("ask_human", lang)))]
     except Exception:  # noqa: BLE001 - a parent always gets a reply and the offer of a person
         logger.exception("more_tips failed")
         return [Reply(_FALLBACK_TEXT, (_FALLBACK_BUTTONS["ask_human"],))]
 
 
-def age_question(topic: Any = None) -> Reply:
+def age_question(topic: Any = None, language: Any = DUTCH) -> Reply:
     """Ask the child's age, naming the topic when it is known."""
+    lang = translations.answers_in(language)
     if isinstance(topic, str) and topic.strip().lower() in TOPICS:
-        return Reply(text("age_question_topic", label=label(topic)))
-    return Reply(text("age_question"))
+        return Reply(text("age_question_topic", lang, label=label(topic, lang)))
+    return Reply(text("age_question", lang))

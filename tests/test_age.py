@@ -777,3 +777,42 @@ def test_crisis_ages_months(text: str, ages: list) -> None:
     from bot.crisis import normalise
 
     assert crisis_ages_months(normalise(text)) == ages
+
+
+# issue 17: the ages parents write in English, and the units of Arabic, Turkish, Polish and Ukrainian
+OTHER_LANGUAGES = [
+    ("she is 2", 24, "2-4"),
+    ("he's 4 and hits his sister", 48, "2-4"),
+    ("she's 14", 168, "12-19"),
+    ("my 3 year old bites", 36, "2-4"),
+    ("he is 4 years old", 48, "2-4"),
+    ("my son is 9 and lies", 108, "5-12"),
+    ("she turned 6 in May", 72, "5-12"),
+    ("she is almost 4", 47, "2-4"),
+    ("our baby is 18 months", 18, "0-2"),
+    ("my son (8) hits", 96, "5-12"),
+    ("he is two", 24, "2-4"),
+    ("my son is in year 7", 132, "5-12"),
+    ("she is in grade 2", 84, "5-12"),
+    ("7th grade", 144, "12-19"),
+    ("ابني عمره 3 سنوات", 36, "2-4"),
+    ("عمرها 8 أشهر", 8, "0-2"),
+    ("ابني عمره ٣ سنوات", 36, "2-4"),
+    ("їй 5 років", 60, "5-12"),
+    ("йому 2 роки", 24, "2-4"),
+    ("10 aylık", 10, "0-2"),
+    ("5 lat", 60, "5-12"),
+]
+
+
+@pytest.mark.parametrize("text, months, phase", OTHER_LANGUAGES)
+def test_ages_in_other_languages(text: str, months: int, phase: str) -> None:
+    mention = parse_age(text)
+    assert mention is not None and (mention.months, mention.phase) == (months, phase)
+
+
+@pytest.mark.parametrize("text, months", [("2 yaşında", 24), ("ma 2 lata", None), ("2 lata", 24)])
+def test_answers_in_other_languages(text: str, months: int | None) -> None:
+    """'ma' is Dutch for mother, so the Polish 'ma 2 lata' ('has 2 years') is not read (a leftover)."""
+    mention = parse_age(text, expecting_age=True)
+    assert (mention.months if mention else None) == months

@@ -574,6 +574,28 @@ def test_a_crisis_alert_is_shown_in_the_list_and_on_the_case_with_its_situation(
     assert "kind denkt aan zelfdoding" in client.get(f"/console/cases/{quiet.id}").get_data(as_text=True)
 
 
+def test_the_parents_language_is_shown_and_the_parent_is_answered_in_it(app, store, rasa) -> None:
+    """Issue 17: a case in Arabic says so (an interpreter may be needed); the console's messages
+    into the conversation are in Arabic; a Dutch case says nothing about language in the list."""
+    from bot import translations
+
+    arabic = new_case(store, "conv-ar", language="ar")
+    dutch = new_case(store, "conv-nl")
+    client = app.test_client()
+    login(client)
+    listing = client.get("/console/").get_data(as_text=True)
+    assert listing.count("(taal: ") == 1 and "(taal: Arabisch)" in listing
+    page = client.get(f"/console/cases/{arabic.id}").get_data(as_text=True)
+    assert "Taal van de ouder" in page and "Arabisch" in page and "tolk" in page
+    assert "tolk" not in client.get(f"/console/cases/{dutch.id}").get_data(as_text=True)
+
+    token = csrf(client, "/console/")
+    client.post(f"/console/cases/{arabic.id}/claim", data={"csrf_token": token})
+    claimed = rasa.posts("conv-ar")[-1]["body"][2]["text"]
+    assert claimed == handoff.console_text("claimed", "ar", name="Sanne") != handoff.console_text("claimed", name="Sanne")
+    assert "Sanne" in claimed and translations.text("ar", "handoff.console.claimed")
+
+
 # --- hardening (issue 15, console) -------------------------------------------------------------------
 
 def _session_cookie(client) -> str:

@@ -54,6 +54,7 @@ CASE_FIELDS: Dict[str, str] = {
     "team_id": "team van de aanvraag",
     "reply_number": "whatsapp-nummer voor het antwoord",
     "last_inbound_at": "tijdstip laatste bericht van de ouder",
+    "language": "taal van de ouder",
 }
 DELIVERY_FIELDS: Dict[str, str] = {
     "id": "kenmerk van het bericht",

@@ -47,6 +47,19 @@ def test_the_page_is_dutch_marked_as_an_example_and_points_the_chat_at_rasa(clie
     assert "digitale assistent" in html and "geen mens" in html
 
 
+def test_the_page_offers_each_language_in_its_own_name_with_a_payload_the_assistant_accepts(client: Any) -> None:
+    from bot.languages.switch import requested_language
+
+    html = client.get("/").get_data(as_text=True)
+    menu = re.findall(r'<button type="button" class="language-button" lang="(\w+)" data-payload="([^"]+)">([^<]+)</button>', html)
+    assert [code for code, _, _ in menu] == ["nl", "ar", "en", "pl", "tr", "uk"]
+    names = {code: name for code, _, name in menu}
+    assert names["nl"] == "Nederlands" and names["en"] == "English" and names["ar"] == "العربية"
+    for code, payload, _ in menu:
+        assert requested_language(payload.replace("&#34;", '"')) == code
+    assert 'id="chat-input" name="message" maxlength="2000" dir="auto"' in html
+
+
 def test_the_page_loads_nothing_from_another_site(client: Any) -> None:
     html = client.get("/").get_data(as_text=True)
     sources = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="([^"]+)"', html)
@@ -538,6 +551,60 @@ def test_e2e_web_conversation_concern_age_reassurance_support_nearby(page: Page,
                           params={"token": assistant.token}, timeout=30).json()["events"]
     user_texts = [e.get("text") for e in events if e.get("event") == "user"]
     assert user_texts[0] == "mijn dochter wil niet slapen" and user_texts[-1] == "/more_tips"
+
+
+def test_e2e_an_english_conversation_from_the_language_menu(page: Page, web_server: Process, assistant: Any) -> None:
+    """Issue 17: the menu switches to English; the answers, buttons and disclosure are English."""
+    from bot import translations
+
+    page.goto(web_server.url)
+    page.get_by_role("group", name="Taal / Language").get_by_role("button", name="English").click()
+    count = replies_after(page, 0)
+    first = bot_messages(page).first.inner_text()
+    assert translations.text("en", "dialogue.disclosure") in first and "English" in first
+
+    say(page, "How do I stop my 2 year old from biting other kids?")
+    count = replies_after(page, count)
+    choices = page.get_by_role("group", name="Kies een antwoord")
+    expect(choices.get_by_role("button", name="More tips")).to_be_visible()
+    answer = " ".join(bot_messages(page).all_inner_texts())
+    assert "What can you do?" in answer and "Wat kun je doen?" not in answer
+    assert axe_violations(page) == []
+
+    signed = page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")
+    slots = assistant.slots(sender_of(signed))
+    assert slots["language"] == "en" and slots["topic"] == "agressie" and slots["age_months"] == 24
+
+
+def test_e2e_an_arabic_conversation_reads_right_to_left(page: Page, web_server: Process, assistant: Any) -> None:
+    """Issue 17: Arabic is detected from the message, answered in Arabic and laid out right to left;
+    Dutch on the same page stays left to right."""
+    from bot import translations
+
+    page.goto(web_server.url)
+    say(page, "ابني عمره 3 سنوات لا ينام في الليل ويستيقظ كثيرا")
+    count = replies_after(page, 0)
+    first = bot_messages(page).first
+    paragraph = first.locator("p").first
+    assert paragraph.inner_text().startswith(translations.text("ar", "dialogue.disclosure"))
+    assert paragraph.evaluate("p => getComputedStyle(p).direction") == "rtl"
+    box, text_box = first.bounding_box(), paragraph.evaluate(
+        "p => { const r = document.createRange(); r.selectNodeContents(p); const b = r.getBoundingClientRect();"
+        " return {x: b.x, width: b.width}; }")
+    assert abs((box["x"] + box["width"]) - (text_box["x"] + text_box["width"])) < 30, "Arabic hugs the right edge"
+    user = page.locator("#chat-log .msg-user").first.locator("p").first
+    assert user.evaluate("p => getComputedStyle(p).direction") == "rtl"
+    expect(page.get_by_role("group", name="Kies een antwoord").get_by_role(
+        "button", name=translations.text("ar", "common.buttons.more_tips.title"))).to_be_visible()
+    assert axe_violations(page) == []
+
+    page.get_by_role("group", name="Taal / Language").get_by_role("button", name="Nederlands").click()
+    replies_after(page, count)
+    last = bot_messages(page).last.locator("p").first
+    assert last.evaluate("p => getComputedStyle(p).direction") == "ltr"
+    assert "Nederlands" in last.inner_text()
+    slots = assistant.slots(sender_of(page.evaluate("localStorage.getItem('opvoedmaatje.session_id')")))
+    assert slots["language"] == "nl" and slots["topic"] == "slapen"
 
 
 def test_e2e_socketio_slash_text_is_ordinary_text_and_a_crisis_is_answered(assistant: Any) -> None:

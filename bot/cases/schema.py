@@ -110,6 +110,8 @@ cases = sa.Table(
     # and the parent chose to be answered in the conversation; cleared on closing
     sa.Column("reply_number", sa.String(512)),
     sa.Column("last_inbound_at", sa.DateTime),
+    # the language the parent wrote in (ISO 639-1; issue 17): the console shows it
+    sa.Column("language", sa.String(8)),
     sa.CheckConstraint(_in("status", STATUSES), name="ck_cases_status"),
     sa.CheckConstraint(_in("severity", SEVERITIES), name="ck_cases_severity"),
     sa.CheckConstraint(_in("contact_preference", CONTACT_PREFERENCES), name="ck_cases_contact"),

@@ -99,6 +99,7 @@ class Case:
     alerted_at: Optional[datetime] = None  # a crisis while a professional held the conversation
     team_id: Optional[int] = None  # whose professionals may see it; None: admins only
     team_name: Optional[str] = None
+    language: Optional[str] = None  # the parent's language (issue 17); None: Dutch, or from before 0012
     _cipher: Optional[ContactCipher] = field(default=None, repr=False, compare=False)
 
     @property
@@ -346,6 +347,7 @@ class CaseStore:
             closed_at=from_db_time(row.closed_at), situation=row.situation,
             alerted_at=from_db_time(row.alerted_at),
             team_id=getattr(row, "team_id", None), team_name=getattr(row, "team_name", None),
+            language=getattr(row, "language", None),
             _cipher=self.cipher if row.contact_detail else None,
         )
 
@@ -412,6 +414,7 @@ class CaseStore:
         contact_detail: Optional[str] = None,
         team_id: Optional[int] = None,
         now: Optional[datetime] = None,
+        language: Optional[str] = None,
     ) -> Case:
         """Store a new open case. The parent's words are dropped unless `words_consent`; the
         contact detail is stored encrypted. Without `team_id` the case goes to the default team
@@ -437,6 +440,7 @@ class CaseStore:
                 contact_preference=contact_preference,
                 contact_detail=self.cipher.encrypt(contact_detail) if contact_detail else None,
                 status="open", assigned_to=None, created_at=created, team_id=team_id,
+                language=language[:8] if language else None,
             ))
             self._audit(connection, "created", SYSTEM_ACTOR, case_id, now)
         logger.info("case %s created (severity %s)", case_id, severity)

@@ -282,6 +282,9 @@ SIGNAL_LABELS = {
 ROLE_LABELS = {"professional": "medewerker", "admin": "beheerder", "beleid": "beleid (inzicht)",
                "redactie": "redactie (aanbod)"}
 STATUS_LABELS = {"open": "Nieuw", "claimed": "In behandeling", "closed": "Afgesloten"}
+# issue 17: the language the parent wrote in (cases before it have none: Dutch)
+LANGUAGE_LABELS = {"nl": "Nederlands", "en": "Engels", "ar": "Arabisch", "tr": "Turks", "pl": "Pools",
+                   "uk": "Oekraïens"}
 CHANNEL_LABELS = {"socketio": "webchat", "rest": "webchat (REST)", "whatsapp": "WhatsApp"}
 ACTION_LABELS = {
     "created": "aangemaakt", "viewed": "bekeken", "claimed": "opgepakt", "replied": "beantwoord",
@@ -374,6 +377,7 @@ def _helpers() -> dict:
         "situation_label": situations.label,
         "status_label": lambda s: STATUS_LABELS.get(s, s),
         "channel_label": lambda c: CHANNEL_LABELS.get(c or "", c or "onbekend"),
+        "language_label": lambda code: LANGUAGE_LABELS.get(code or "nl", code),
         "action_label": lambda a: ACTION_LABELS.get(a, a),
         "role_label": lambda r: ROLE_LABELS.get(r, r),
         "topic_label": _topic_label,
@@ -640,7 +644,7 @@ def claim(case_id: str) -> Any:
         return redirect(url_for("console.case", case_id=case_id))
     try:
         rasa().pause(claimed.conversation_id,
-                     handoff.console_text("claimed", name=current_user.display_name))
+                     handoff.console_text("claimed", claimed.language, name=current_user.display_name))
         flash("Je hebt de aanvraag opgepakt. De digitale assistent zwijgt nu in dit gesprek.", "info")
     except RasaUnavailable:
         flash("Opgepakt, maar het gesprek kon niet worden overgenomen: de assistent is niet "
@@ -664,7 +668,7 @@ def reply(case_id: str) -> Any:
     tracked = store().start_delivery(found.id) if found.channel in DELIVERY_CHANNELS else None
     try:
         rasa().say(found.conversation_id,
-                   handoff.console_text("reply", name=current_user.display_name, text=text),
+                   handoff.console_text("reply", found.language, name=current_user.display_name, text=text),
                    tracked.id if tracked else None)
     except RasaUnavailable:
         _settle_unconfirmed(tracked, "assistant_down")
@@ -700,7 +704,8 @@ def close(case_id: str) -> Any:
         return redirect(url_for("console.case", case_id=case_id))
     announcement = None
     if found.status == "claimed":
-        announcement = handoff.console_text("closed", name=found.assigned_name or "De medewerker")
+        announcement = handoff.console_text("closed", found.language,
+                                            name=found.assigned_name or "De medewerker")
     resumed = True
     try:  # before closing: closing deletes the number a WhatsApp parent is told on
         rasa().resume(found.conversation_id, announcement)

@@ -64,8 +64,10 @@ def age_of(parsed: Dict[str, Any]) -> Optional[float]:
 
 def score_heldout(parser: Parser, messages: List[Dict[str, Any]]) -> Dict[str, Any]:
     gold, predicted, ages, started = [], [], [], time.monotonic()
+    other_language = 0  # Dutch held-out messages the assistant would answer in another language
     for item in messages:
         parsed = parser.parse(item["text"])
+        other_language += languages.answered_language(parsed) != languages.DEFAULT_LANGUAGE
         gold.append(item["intent"])
         predicted.append(signal_intent(answered_intent(parsed)))
         ages.append(age_of(parsed))
@@ -79,6 +81,8 @@ def score_heldout(parser: Parser, messages: List[Dict[str, Any]]) -> Dict[str, A
         "out_of_scope_recall": metrics.recall_of(gold, predicted, "out_of_scope"),
         "age": metrics.age_accuracy([m.get("leeftijd") for m in messages], ages),
         "ms_per_message": 1000 * (time.monotonic() - started) / len(messages),
+        "other_language": other_language,
+        "messages": len(messages),
     }
 
 
@@ -131,6 +135,8 @@ def report(results: Dict[str, Dict[str, Any]], redteam: Optional[Dict[str, Any]]
         lines.append(f"| {name} | {r['macro_f1']:.3f} | {r['accuracy_all']:.3f} | {r['out_of_scope_recall']:.3f} | "
                      f"{r['age']['accuracy']:.3f} ({r['age']['stating']} msgs) | {r['age']['false_age_rate']:.3f} | "
                      f"{r['ms_per_message']:.1f} | {timings[name]:.0f} |")
+    lines += ["", f"Dutch held-out messages the assistant would answer in another language (issue 17): "
+                  f"{ours['other_language']} of {ours['messages']}."]
     if "rasa-default" in results:
         gain = 100 * (ours["macro_f1"] - results["rasa-default"]["macro_f1"])
         lines += ["", f"Macro-F1 gain over Rasa's default pipeline: {gain:+.1f} points."]
@@ -212,7 +218,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         about = crisis_blind.BLIND_ABOUT if directory == crisis_blind.BLIND_DIR else crisis_blind.REVIEW_ABOUT
         text += crisis_blind.markdown(scores, crises, outcomes, near, near_outcomes, directory, about)
     if language_results:
-        text += languages.markdown({lang: languages.score(language_sets[lang], results)
+        text += languages.markdown({lang: languages.score(language_sets[lang], results, languages.set_language(lang))
                                     for lang, results in language_results.items()})
     path = args.out / f"{stem}.md"
     path.write_text(text, encoding="utf-8")

@@ -31,6 +31,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import safety
+from bot.languages.switch import is_switch_payload
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,9 @@ def sent_payloads(tracker: Any) -> Set[str]:
 
 
 def is_own_payload(text: Optional[str], tracker: Any) -> bool:
+    """A payload the assistant sent in this conversation, or one of the language menu's."""
     stripped = (text or "").strip()
-    return stripped.startswith(PAYLOAD_PREFIX) and stripped in sent_payloads(tracker)
+    return stripped.startswith(PAYLOAD_PREFIX) and (stripped in sent_payloads(tracker) or is_switch_payload(stripped))
 
 
 def conversation_context(tracker: Any) -> Tuple[List[str], Optional[str]]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from bot.safety import CRISIS_PREFIX, SAFETY_CHECK
 
@@ -101,11 +101,12 @@ def install_cached_action_validation() -> None:
 
 
 # ------------------------------------------------------------ RemoteAction.run
-def fallback_text() -> str:
-    """The kind reply sent when a custom action fails (the action server is down, slow or broken)."""
+def fallback_text(language: Optional[str] = None) -> str:
+    """The kind reply sent when a custom action fails (the action server is down, slow or broken),
+    in the parent's language."""
     from bot.dialogue import say
 
-    return say("action_server_down")
+    return say("action_server_down", language)
 
 
 def install_action_fallback() -> None:
@@ -124,7 +125,8 @@ def install_action_fallback() -> None:
         except Exception as error:  # the action server is down, slow or broken
             logger.error("custom action %s failed (%s); a kind fallback reply is sent",
                          self.name(), type(error).__name__)
-            return [BotUttered(fallback_text(), metadata={"opvoedmaatje_fallback": True})]
+            language = tracker.get_slot("language") if hasattr(tracker, "get_slot") else None
+            return [BotUttered(fallback_text(language), metadata={"opvoedmaatje_fallback": True})]
 
     _replace("action_fallback", RemoteAction, "run", run_with_fallback)
 

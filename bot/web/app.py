@@ -18,7 +18,7 @@ import os
 import secrets
 from pathlib import Path
 from types import ModuleType
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template, send_file
@@ -113,6 +113,15 @@ def _console_blueprint() -> Optional[Blueprint]:
     return None
 
 
+def language_menu() -> List[Tuple[str, str, str]]:
+    """(code, own name, switch payload) of every language the assistant answers in (issue 17)."""
+    from bot.dialogue import say
+    from bot.languages.switch import payload
+    from bot.translations import DUTCH, languages
+
+    return [(code, say("switch_language_button", code), payload(code)) for code in (DUTCH, *languages())]
+
+
 site = Blueprint("site", __name__, template_folder="templates", static_folder="static",
                  static_url_path="/static")
 
@@ -123,7 +132,8 @@ def index() -> Response:
 
     url = current_app.config["RASA_URL"]
     page = render_template("index.html", rasa_url=url, socket_path="/socket.io/",
-                           retention_days=current_app.config["RETENTION_DAYS"])
+                           retention_days=current_app.config["RETENTION_DAYS"],
+                           languages=language_menu())
     answer = Response(page, mimetype="text/html")
     answer.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -171,6 +171,7 @@
     if (empty && empty.parentNode) { empty.parentNode.removeChild(empty); }
     var bubble = document.createElement("div");
     bubble.className = "msg " + (entry.from === "bot" ? "msg-bot" : "msg-user");
+    bubble.setAttribute("dir", "auto"); /* Arabic right to left, the rest left to right */
     var who = document.createElement("span");
     who.className = "visually-hidden";
     who.textContent = (entry.from === "bot" ? TEXT.bot : TEXT.user) + " ";
@@ -178,6 +179,7 @@
     var paragraphs = entry.text.split(/\n{2,}/);
     for (var i = 0; i < paragraphs.length; i++) {
       var p = document.createElement("p");
+      p.setAttribute("dir", "auto");
       richText(p, paragraphs[i]);
       bubble.appendChild(p);
     }
@@ -198,6 +200,7 @@
     buttons.forEach(function (button) {
       var b = document.createElement("button");
       b.type = "button";
+      b.setAttribute("dir", "auto");
       b.textContent = button.title;
       b.addEventListener("click", function () {
         sendMessage(button.payload, button.title);
@@ -339,6 +342,14 @@
   }
 
   /* ---------- start */
+
+  /* The language menu (issue 17): its payloads switch the conversation's language. */
+  Array.prototype.forEach.call(document.querySelectorAll(".language-button"), function (button) {
+    button.addEventListener("click", function () {
+      sendMessage(button.getAttribute("data-payload"), button.textContent);
+      input.focus();
+    });
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
