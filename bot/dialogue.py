@@ -233,6 +233,7 @@ def support_nearby(
         now=now,
         want_more=slots.get("support_level") == "C",
         signal=slots.get("signal"),
+        language=language,
     )
     if not found:
         outcome.replies.append(Reply(say("no_offers", language)))
@@ -240,7 +241,7 @@ def support_nearby(
         intro = (say("support_intro_place", language, neighbourhood=neighbourhood) if neighbourhood
                  else say("support_intro", language))
         outcome.replies.append(Reply(intro))
-        outcome.replies.extend(Reply(format_offer(rec)) for rec in found)
+        outcome.replies.extend(Reply(format_offer(rec, language)) for rec in found)
     return _with_disclosure(conversation, outcome)
 
 

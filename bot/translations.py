@@ -3,7 +3,8 @@
 Dutch is the source: domain.yml, ``bot/knowledge/dialogue.yml``, ``replies/``, ``crisis_situations.yml``
 and ``bot/handoff.yml``. Each other language has a folder ``bot/knowledge/translations/<code>/`` with
 ``conversation.yml`` (the same keys as those Dutch files, in sections ``responses``, ``dialogue``,
-``crisis``, ``common``, ``handoff``, ``web``) and ``replies/<topic>.yml`` for the topics it covers.
+``crisis``, ``common``, ``handoff``, ``web``), ``replies/<topic>.yml`` for the topics it covers, and
+optionally ``page.yml``, the demo web page (the keys of ``bot/web/texts/nl.yml``).
 Every file says ``reviewed: false`` until a native speaker has checked it (README, "Languages").
 
 Curated texts only: a text missing in a language falls back to the Dutch one, never to a
@@ -70,6 +71,15 @@ def topic(language: str, topic_id: str) -> Dict[str, Any]:
     return _read(path) if path.is_file() else {}
 
 
+@lru_cache(maxsize=None)
+def page(language: str) -> Dict[str, Any]:
+    """The web page's texts in a language ({} when it has none: the page stays Dutch)."""
+    path = TRANSLATIONS_DIR / language / "page.yml"
+    if language == DUTCH or language not in languages() or not path.is_file():
+        return {}
+    return {k: v for k, v in _read(path).items() if k not in ("language", "reviewed")}
+
+
 def topics(language: str) -> Tuple[str, ...]:
     """The topics a language has replies for."""
     folder = TRANSLATIONS_DIR / language / "replies"
@@ -80,7 +90,8 @@ def reviewed(language: str) -> bool:
     """True when a native speaker has checked every text of the language (Dutch: always)."""
     if language == DUTCH:
         return True
-    files = [conversation(language)] + [topic(language, name) for name in topics(language)]
+    folder = TRANSLATIONS_DIR / language
+    files = [_read(path) for path in sorted(folder.glob("*.yml")) + sorted(folder.glob("replies/*.yml"))]
     return bool(files) and all(data.get("reviewed") is True for data in files)
 
 

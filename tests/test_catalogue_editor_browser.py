@@ -17,6 +17,7 @@ from bot.catalogue import published
 from bot.catalogue.recommend import recommend
 from bot.console.auth import hash_password
 from bot.offers.store import CatalogueStore
+from tests.console_client import log_in
 from tests.accessibility import AXE, CHROMIUM, CHROMIUM_ARGS as ARGS, axe_violations
 from tests.web_fixture import Process, web_server  # noqa: F401  (fixture)
 
@@ -78,10 +79,7 @@ def test_an_editor_creates_previews_changes_and_publishes_and_the_assistant_show
         try:
             context = browser.new_context(locale="nl-NL", bypass_csp=True)  # only so that axe can be injected
             page = context.new_page()
-            page.goto(f"{base}/console/")
-            page.get_by_label("E-mailadres").fill(EDITOR)
-            page.get_by_label("Wachtwoord").fill(PASSWORD)
-            page.get_by_role("button", name="Inloggen").click()
+            log_in(page, base, EDITOR, PASSWORD)
             expect(page.get_by_role("heading", name="Aanbod van de gemeente")).to_be_visible()
             assert axe_violations(page) == []
             page.get_by_label("Niveau").select_option("A")

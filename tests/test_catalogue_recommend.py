@@ -241,3 +241,38 @@ def test_format_offer_open_and_24_7(example):
     assert "Dag en nacht bereikbaar." in text
     assert text.lower().count("gratis") == 1  # said once, in the description
     assert len(text) < 600
+
+
+def test_of_offers_that_are_alike_those_in_the_parents_language_come_first(example):
+    """Issue 17: the parent's language breaks ties between offers that are otherwise alike (here an
+    offer and its copy given in English too, listed after it); it changes nothing for Dutch."""
+    import dataclasses
+
+    first = recommend(example, "slapen", "0-2", "normaal", neighbourhood="Noorderwijk", now=TUESDAY_10)[0].offer
+    twin = dataclasses.replace(first, id=f"{first.id}-en", languages=("nl", "en"))
+    catalogue = dataclasses.replace(example, offers=tuple(example.offers) + (twin,))
+
+    def order(language):
+        found = ids(recommend(catalogue, "slapen", "0-2", "normaal", neighbourhood="Noorderwijk",
+                              now=TUESDAY_10, limit=10, language=language))
+        return found.index(first.id) < found.index(twin.id)
+
+    assert order(None) is True and order("nl") is True   # the catalogue's own order
+    assert order("en") is False                          # the English one first
+    assert order("ar") is True                           # neither is in Arabic
+
+
+def test_an_offer_is_described_in_the_parents_language_where_it_has_the_texts(example):
+    """Issue 17: English status, contact and cost lines; the municipality's own name and
+    description as written; a language without offer texts gets the Dutch lines."""
+    from bot.catalogue.recommend import OFFER_TEXTS, offer_texts
+
+    dutch_keys = yaml.safe_load(OFFER_TEXTS.read_text(encoding="utf-8"))
+    assert {k: (set(v) if isinstance(v, dict) else len(v) if isinstance(v, list) else None) for k, v in dutch_keys.items()} == \
+        {k: (set(v) if isinstance(v, dict) else len(v) if isinstance(v, list) else None) for k, v in offer_texts("en").items()}
+    for rec in recommend(example, "slapen", "0-2", "normaal", neighbourhood="Noorderwijk", now=TUESDAY_23, limit=5):
+        dutch, english = format_offer(rec), format_offer(rec, "en")
+        assert english.splitlines()[:2] == dutch.splitlines()[:2]  # name and description
+        assert english != dutch
+        assert not any(word in english for word in ("Nu open", "Nu gesloten", "Bel ", "Kijk op", "Gratis."))
+        assert format_offer(rec, "ar") == dutch

@@ -3,19 +3,18 @@ claims a case and replies; the reply reaches the (stand-in) Rasa conversation. A
 the second factor with the QR page and logs in with a code (axe-core checks those pages)."""
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pyotp
 import pytest
-from werkzeug.serving import make_server
 
 from bot import handoff
 from bot.cases import CaseStore
 from bot.console.app import create_app
 
+from tests.console_client import log_in, serving
 from tests.accessibility import AXE, CHROMIUM, CHROMIUM_ARGS as ARGS, axe_violations
 from test_console import PASSWORD, PASSWORD_HASH, TOKEN, RasaStandIn
 
@@ -32,13 +31,10 @@ def console(tmp_path: Path) -> Iterator[tuple[str, CaseStore, RasaStandIn]]:
     store.add_user("sanne@voorbeeldstad.example", "Sanne", PASSWORD_HASH, "professional", team_id=team.id)
     app = create_app({"CASE_STORE": store, "RASA_URL": rasa.url, "RASA_AUTH_TOKEN": TOKEN,
                       "SECRET_KEY": "browser-test"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", store, rasa
+        with serving(app) as base:
+            yield base, store, rasa
     finally:
-        server.shutdown()
         rasa.stop()
 
 
@@ -107,10 +103,7 @@ def test_an_admin_sets_up_the_second_factor_and_logs_in_with_a_code(console) -> 
         try:
             context = browser.new_context(locale="nl-NL", bypass_csp=True)  # only so that axe can be injected
             page = context.new_page()
-            page.goto(f"{base}/console/")
-            page.get_by_label("E-mailadres").fill(email)
-            page.get_by_label("Wachtwoord").fill(PASSWORD)
-            page.get_by_role("button", name="Inloggen").click()
+            log_in(page, base, email, PASSWORD)
             # straight to setting up the second factor: the QR code and the key to type over
             expect(page.get_by_role("heading", name="Tweestapsverificatie instellen")).to_be_visible()
             expect(page.get_by_role("img", name="QR-code om in je app te scannen")).to_be_visible()

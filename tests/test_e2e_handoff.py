@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from bot.cases import CaseStore
+from tests.console_client import log_in
 from tests.conftest import ROOT, new_sender, texts
 from tests.web_fixture import web_server  # noqa: F401  (session fixture)
 from tests.accessibility import CHROMIUM, CHROMIUM_ARGS as ARGS
@@ -74,10 +75,7 @@ def test_professional_claims_and_replies_in_the_browser(assistant, web_server, c
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(locale="nl-NL")
-            page.goto(f"{base}/console/")
-            page.get_by_label("E-mailadres").fill("sanne@voorbeeldstad.example")
-            page.get_by_label("Wachtwoord").fill(PASSWORD)
-            page.get_by_role("button", name="Inloggen").click()
+            log_in(page, base, "sanne@voorbeeldstad.example", PASSWORD)
             # an admin sets up the second factor at the first login (issue 15): the app's code
             secret = page.locator("code.secret").inner_text().replace(" ", "")
             page.get_by_label("Code van 6 cijfers").fill(pyotp.TOTP(secret).now())

@@ -99,9 +99,21 @@ def test_the_language_menu_and_asking_switch_the_language(assistant):
     assert "Nederlands" in texts(back)
 
 
-def test_the_hand_off_asks_in_the_parents_language(assistant):
+def test_the_hand_off_is_in_the_parents_language_and_the_case_records_it(assistant):
+    """The buttons' payloads stay Dutch ("Hier in de chat"); clicking them keeps the conversation
+    English, and the case tells the professional the parent's language."""
+    from bot.cases import CaseStore
+
     sender = new_sender()
     assistant.say(sender, "my daughter is 6 and keeps lying to me about everything")
     asked = assistant.say(sender, "/ask_human")
-    assert texts(asked).startswith(said("en", "handoff.ask.handoff_consent.text").split()[0])
-    assert "/affirm" in payloads(asked)
+    assert " ".join(texts(asked).split()) == " ".join(said("en", "handoff.ask.handoff_consent.text").split())
+    words = assistant.say(sender, "/affirm")
+    assert " ".join(texts(words).split()) == " ".join(said("en", "handoff.ask.words_consent.text").split())
+    how = assistant.say(sender, "/deny")
+    chat = next(b for r in how for b in (r.get("buttons") or []) if b["payload"] == "Hier in de chat")
+    assert chat["title"] != chat["payload"]  # an English title on a Dutch payload
+    done = assistant.say(sender, chat["payload"])
+    assert said("en", "handoff.case_opened") in texts(done) and assistant.slots(sender)["language"] == "en"
+    case = CaseStore.from_url(assistant.env["CASE_STORE_URL"]).active_case_for(sender)
+    assert case is not None and case.language == "en" and case.topic == "liegen_stelen"

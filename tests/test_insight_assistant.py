@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
-import threading
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -17,7 +16,6 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import requests
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from bot import serve
 from bot.cases import CaseStore
@@ -27,6 +25,7 @@ from bot.insight import demo
 from bot.insight import report as insight_report
 from bot.insight.sink import InsightSink
 from tests import log_scan
+from tests.console_client import log_in, serving
 from tests.conftest import MODEL, Assistant, new_sender
 from tests.pg_schema import fresh_schema
 from tests.rabbitmq import AMQP, delete_queue_and_exchange, needs_rabbit
@@ -187,13 +186,8 @@ def demo_console(assistant, tmp_path_factory: pytest.TempPathFactory):  # type: 
     assert counted > 300
     app = create_app({"CASE_STORE": store, "RASA_URL": "http://127.0.0.1:9", "RASA_AUTH_TOKEN": "x",
                       "SECRET_KEY": "browser-test"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", store, period
-    finally:
-        server.shutdown()
+    with serving(app) as base:
+        yield base, store, period
 
 
 def test_the_demo_month_comes_from_real_conversations(demo_console) -> None:  # type: ignore[no-untyped-def]
@@ -221,10 +215,7 @@ def test_the_insight_page_in_a_real_browser_with_the_demo_data(demo_console) -> 
             context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900},
                                           bypass_csp=True)  # only so that axe can be injected
             page = context.new_page()
-            page.goto(f"{base}/console/")
-            page.get_by_label("E-mailadres").fill(BELEID)
-            page.get_by_label("Wachtwoord").fill(PASSWORD)
-            page.get_by_role("button", name="Inloggen").click()
+            log_in(page, base, BELEID, PASSWORD)
             expect(page.get_by_role("heading", level=1)).to_contain_text("Inzicht voor de gemeente")
             expect(page).to_have_url(f"{base}/console/inzicht")
             assert page.locator("svg.chart").count() >= 7

@@ -88,3 +88,32 @@ def test_the_crisis_detector_accepts_the_menus_payloads_as_payloads() -> None:
     tracker = Slots()
     assert is_own_payload(payload("uk"), tracker)
     assert not is_own_payload("/crisis_vermist", tracker)
+
+
+def test_a_plain_text_payload_the_assistant_offered_keeps_the_language(setter: LanguageSetter) -> None:
+    """'Hier in de chat' is the payload of the English button 'Here in the chat' (bot/handoff.yml):
+    clicking it must not switch an English conversation to Dutch."""
+    from rasa.shared.core.events import BotUttered
+
+    tracker = Slots(language="en")
+    tracker.events = [BotUttered("How should we contact you?", data={"buttons": [
+        {"title": "Here in the chat", "payload": "Hier in de chat"}]})]
+    message = Message(data={"text": "Hier in de chat", "intent": {"name": "inform_place"}, "entities": []})
+    setter.process([message], tracker)
+    assert not message.get("entities")
+    typed = Message(data={"text": "Hier in de chat graag, dat is beter voor mij", "intent": {"name": "affirm"}, "entities": []})
+    setter.process([typed], tracker)
+    assert [e["value"] for e in typed.get("entities")] == ["nl"]
+
+
+def test_a_failing_detector_never_fails_the_message(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        rules = None
+
+        def detect(self, text: str, previous: Optional[str] = None) -> None:
+            raise RuntimeError("boom")
+
+    message = Message(data={"text": "my son is ill", "intent": {"name": "topic_gezondheid"}, "entities": []})
+    LanguageSetter(Broken()).process([message], Slots(language="nl"))  # type: ignore[arg-type]
+    assert message.get("intent")["name"] == "topic_gezondheid" and not message.get("entities")
+    assert "RuntimeError" in caplog.text and "my son" not in caplog.text

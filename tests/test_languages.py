@@ -369,3 +369,14 @@ def test_measure_refuses_bad_files_clearly(tmp_path, capsys, content, message):
         path.write_text(content, encoding="utf-8")
     assert measure.main([str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["¼", "½ ¾", "²³", "Ⅻ"])
+def test_numbers_that_are_word_characters_are_not_words(text: str) -> None:
+    """'¼' matches \\w but is no letter: the detector keeps the language instead of raising."""
+    assert detect(text, "en") == Detection("en", 0.0, "short")
+
+
+@pytest.mark.parametrize("text", ["hier in de chat", "ok top", "bel me", "via whatsapp"])
+def test_short_dutch_answers_stay_dutch(text: str) -> None:
+    assert detect(text, "nl").language == "nl"

@@ -4,18 +4,17 @@ in the console to a draft offer of level A and publishes it. axe-core finds no v
 public form (also with errors), the thanks page and the review queue."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from bot.cases import CaseStore
 from bot.catalogue import published
 from bot.console.auth import hash_password
 from bot.offers.store import CatalogueStore
 from bot.web import app as web_app
+from tests.console_client import log_in, serving
 from tests.accessibility import AXE, CHROMIUM, CHROMIUM_ARGS as ARGS, axe_violations
 
 PASSWORD = "een lang wachtwoord 42"
@@ -34,13 +33,8 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str,
     monkeypatch.setattr(web_app, "SECRET_KEY_FILE", tmp_path / "web-secret-key")
     app = web_app.create_app({"RASA_URL": "http://127.0.0.1:5999", "WEB_SECRET_KEY": "browser-test"})
     app.extensions["opvoed_console"]["store"] = store
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", store
-    finally:
-        server.shutdown()
+    with serving(app) as base:
+        yield base, store
 
 
 def test_a_residents_proposal_goes_through_review_to_a_published_offer(site) -> None:
@@ -73,10 +67,7 @@ def test_a_residents_proposal_goes_through_review_to_a_published_offer(site) -> 
             assert proposal.place == "Buurthuis De Noordster, Noorderplein 1" and proposal.contact_email is None
 
             # the editor reviews it
-            page.goto(f"{base}/console/")
-            page.get_by_label("E-mailadres").fill(EDITOR)
-            page.get_by_label("Wachtwoord").fill(PASSWORD)
-            page.get_by_role("button", name="Inloggen").click()
+            log_in(page, base, EDITOR, PASSWORD)
             page.get_by_role("link", name="Voorstellen van inwoners (1 nieuw)").click()
             expect(page.get_by_text("Elke woensdag een speelochtend")).to_be_visible()
             assert axe_violations(page) == []

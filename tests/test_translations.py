@@ -52,7 +52,7 @@ def test_the_languages_are_the_issues() -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_file_names_its_language_and_says_whether_it_is_reviewed(language: str) -> None:
     folder = translations.TRANSLATIONS_DIR / language
-    for path in [folder / "conversation.yml", *sorted((folder / "replies").glob("*.yml"))]:
+    for path in [*sorted(folder.glob("*.yml")), *sorted((folder / "replies").glob("*.yml"))]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert data["language"] == language, path
         assert isinstance(data["reviewed"], bool), f"{path}: reviewed must be true or false"
@@ -255,3 +255,13 @@ def test_the_rasa_server_answers_in_the_language_of_the_slot() -> None:
         assert [b["payload"] for b in question["buttons"]] == ["/crisis_vermist", "/safety_no"]
     assert said("nl", "utter_crisis")["text"].startswith("Bel nu 112")
     assert said("xx", "utter_crisis") == said("nl", "utter_crisis")
+
+
+def test_the_english_page_has_every_text_of_the_dutch_one() -> None:
+    dutch = yaml.safe_load((PROJECT_ROOT / "bot" / "web" / "texts" / "nl.yml").read_text(encoding="utf-8"))
+    english = translations.page("en")
+    assert set(english) == set(dutch)
+    for key, text in english.items():
+        assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(dutch[key])), key
+        assert set(NUMBER.findall(text)) == set(NUMBER.findall(dutch[key])), key
+    assert translations.page("ar") == {} and translations.page("nl") == {}

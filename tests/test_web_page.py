@@ -47,17 +47,43 @@ def test_the_page_is_dutch_marked_as_an_example_and_points_the_chat_at_rasa(clie
     assert "digitale assistent" in html and "geen mens" in html
 
 
-def test_the_page_offers_each_language_in_its_own_name_with_a_payload_the_assistant_accepts(client: Any) -> None:
-    from bot.languages.switch import requested_language
-
+def test_the_page_offers_each_language_in_its_own_name(client: Any) -> None:
     html = client.get("/").get_data(as_text=True)
-    menu = re.findall(r'<button type="button" class="language-button" lang="(\w+)" data-payload="([^"]+)">([^<]+)</button>', html)
+    menu = re.findall(r'<a class="language-link" href="\?lang=(\w+)" hreflang="\w+" lang="(\w+)"[^>]*>([^<]+)</a>', html)
     assert [code for code, _, _ in menu] == ["nl", "ar", "en", "pl", "tr", "uk"]
+    assert all(code == lang for code, lang, _ in menu)
     names = {code: name for code, _, name in menu}
     assert names["nl"] == "Nederlands" and names["en"] == "English" and names["ar"] == "العربية"
-    for code, payload, _ in menu:
-        assert requested_language(payload.replace("&#34;", '"')) == code
     assert 'id="chat-input" name="message" maxlength="2000" dir="auto"' in html
+    assert 'data-language=""' in html  # a page not asked in a language leaves the conversation's as it is
+
+
+def test_a_page_asked_in_a_language_switches_the_chat_and_shows_its_page_texts(client: Any) -> None:
+    import html as html_lib
+    import json
+
+    from bot import translations
+    from bot.languages.switch import requested_language
+
+    def chat_attributes(page: str) -> Dict[str, str]:
+        return {k: html_lib.unescape(v) for k, v in re.findall(r'data-(language|switch-payload|texts)="([^"]*)"', page)}
+
+    english = client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in english and "Questions about raising your child?" in english
+    assert "Dit is een voorbeeld" not in english and "digital assistant" in english
+    attributes = chat_attributes(english)
+    assert attributes["language"] == "en" and requested_language(attributes["switch-payload"]) == "en"
+    assert json.loads(attributes["texts"])["choices"] == translations.text("en", "web.choices")
+    assert 'aria-current="true">English</a>' in english
+
+    arabic = client.get("/?lang=ar").get_data(as_text=True)  # no Arabic page texts: a Dutch page, an Arabic chat
+    assert '<html lang="nl">' in arabic and "Vragen over opvoeden?" in arabic
+    attributes = chat_attributes(arabic)
+    assert attributes["language"] == "ar" and json.loads(attributes["texts"])["typing"] == translations.text("ar", "web.typing")
+
+    for odd in ("/?lang=xx", "/?lang=", "/?lang=%3Cscript%3E"):
+        page = client.get(odd).get_data(as_text=True)
+        assert '<html lang="nl">' in page and 'data-language=""' in page and "<script>" not in page
 
 
 def test_the_page_loads_nothing_from_another_site(client: Any) -> None:
@@ -258,8 +284,8 @@ def bot_messages(page: Page) -> Any:
     return page.locator("#chat-log .msg-bot")
 
 
-def say(page: Page, text: str) -> None:
-    page.get_by_label("Je bericht").fill(text)
+def say(page: Page, text: str, label: str = "Je bericht") -> None:
+    page.get_by_label(label).fill(text)
     page.keyboard.press("Enter")
 
 
@@ -558,14 +584,16 @@ def test_e2e_an_english_conversation_from_the_language_menu(page: Page, web_serv
     from bot import translations
 
     page.goto(web_server.url)
-    page.get_by_role("group", name="Taal / Language").get_by_role("button", name="English").click()
+    page.get_by_role("navigation", name="Taal / Language").get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Questions about raising your child?")
     count = replies_after(page, 0)
     first = bot_messages(page).first.inner_text()
     assert translations.text("en", "dialogue.disclosure") in first and "English" in first
 
-    say(page, "How do I stop my 2 year old from biting other kids?")
+    say(page, "How do I stop my 2 year old from biting other kids?", label="Your message")
     count = replies_after(page, count)
-    choices = page.get_by_role("group", name="Kies een antwoord")
+    choices = page.get_by_role("group", name=translations.text("en", "web.choices"))
     expect(choices.get_by_role("button", name="More tips")).to_be_visible()
     answer = " ".join(bot_messages(page).all_inner_texts())
     assert "What can you do?" in answer and "Wat kun je doen?" not in answer
@@ -598,7 +626,8 @@ def test_e2e_an_arabic_conversation_reads_right_to_left(page: Page, web_server: 
         "button", name=translations.text("ar", "common.buttons.more_tips.title"))).to_be_visible()
     assert axe_violations(page) == []
 
-    page.get_by_role("group", name="Taal / Language").get_by_role("button", name="Nederlands").click()
+    page.get_by_role("navigation", name="Taal / Language").get_by_role("link", name="Nederlands").click()
+    expect(page.locator("html")).to_have_attribute("lang", "nl")
     replies_after(page, count)
     last = bot_messages(page).last.locator("p").first
     assert last.evaluate("p => getComputedStyle(p).direction") == "ltr"

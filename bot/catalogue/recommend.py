@@ -1,4 +1,5 @@
-"""Choose offers from the catalogue for a parent's concern, and describe them in B1 Dutch.
+"""Choose offers from the catalogue for a parent's concern, and describe them in B1 Dutch (or in
+the parent's language: offer_texts.yml and bot/translations.py).
 
 Rules (CONTRACT.md s3 and the seed's specific working factors):
 - normaal: levels A and B; the parent's own neighbourhood first, then the whole municipality,
@@ -21,10 +22,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict
 
-from bot import vocabulary
+import yaml
 
-from .hours import DAY_NAMES, format_minutes, is_open, next_opening, to_local
+from bot import translations, vocabulary
+
+from .hours import format_minutes, is_open, next_opening, to_local
 from .loader import load_catalogue
 from .model import LEVELS, Catalogue, Offer, reference
 
@@ -33,16 +39,16 @@ logger = logging.getLogger(__name__)
 SEVERITIES = vocabulary.SEVERITIES
 LEVEL_KIND = {"A": "informal", "B": "information", "C": "parenting_support", "D": "professional"}
 AREA_NAMES = ("nearby", "municipality", "elsewhere", "national")
-COST_TEXT = {
-    "free": "Gratis.",
-    "contribution": "Je betaalt een kleine eigen bijdrage.",
-    "insured": "Vergoed door de zorgverzekering.",
-    "paid": "Je betaalt dit zelf.",
-}
+OFFER_TEXTS = Path(__file__).with_name("offer_texts.yml")
 # the topic of the local follow-up after a crisis line, per crisis signal
 SIGNAL_TOPICS = {"medisch_acuut": "gezondheid", "ouder_acuut": "ouder_welzijn"}
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-          "september", "oktober", "november", "december")
+
+
+@lru_cache(maxsize=None)
+def offer_texts(language: str = translations.DUTCH) -> Dict[str, Any]:
+    """offer_texts.yml, with the language's own texts where it has them."""
+    dutch = yaml.safe_load(OFFER_TEXTS.read_text(encoding="utf-8"))
+    return translations.merged(dutch, translations.section(translations.answers_in(language), "offers"))
 
 
 @dataclass(frozen=True)
@@ -123,8 +129,10 @@ def _eligible(offer: Offer, topic: str | None, phase: str | None, neighbourhood:
 def recommend(catalogue: Catalogue | None, topic: str | None, phase: str | None,
               severity: str | None, neighbourhood: str | None = None,
               prefers_group: bool | None = None, now: datetime | None = None, limit: int = 3,
-              want_more: bool = False, signal: str | None = None) -> list[Recommendation]:
-    """At most `limit` offers for this concern, best first (see the module docstring)."""
+              want_more: bool = False, signal: str | None = None,
+              language: str | None = None) -> list[Recommendation]:
+    """At most `limit` offers for this concern, best first (see the module docstring). With the
+    parent's `language` (issue 17), of offers that are otherwise alike those given in it come first."""
     if limit <= 0:
         return []
     if catalogue is None:
@@ -139,6 +147,9 @@ def recommend(catalogue: Catalogue | None, topic: str | None, phase: str | None,
     index = {o.id: i for i, o in enumerate(catalogue.offers)}
     pool = [o for o in catalogue.offers if _eligible(o, topic, phase, hood)]
 
+    if language and language != "nl":  # the catalogue's order is the tie-breaker: it goes first there
+        order = sorted(catalogue.offers, key=lambda o: (language not in o.languages, index[o.id]))
+        index = {o.id: i for i, o in enumerate(order)}
     if severity == "crisis":
         chosen = _crisis(pool, topic, signal, hood, at, index)[:limit]
         reasons = {o.id: "crisis_line" if o.signals else _reason(o, hood) for o in chosen}
@@ -243,67 +254,70 @@ def _short_url(url: str) -> str:
     return text[:-1] if text.endswith("/") else text
 
 
-def _when(moment: datetime, at: datetime | None) -> str:
+def _when(moment: datetime, at: datetime | None, t: Dict[str, Any]) -> str:
     clock = format_minutes(moment.hour * 60 + moment.minute)
+    weekday = t["day_names"][moment.weekday()]
     if at is not None:
         days = (moment.date() - at.date()).days
         if days == 0:
-            return f"vandaag om {clock}"
+            return t["when"]["today"].format(clock=clock)
         if days == 1:
-            return f"morgen om {clock}"
+            return t["when"]["tomorrow"].format(clock=clock)
         if days >= 7:
-            return (f"op {DAY_NAMES[moment.weekday()]} {moment.day} {MONTHS[moment.month - 1]} "
-                    f"om {clock}")
-    return f"op {DAY_NAMES[moment.weekday()]} om {clock}"
+            return t["when"]["date"].format(weekday=weekday, day=moment.day,
+                                             month=t["month_names"][moment.month - 1], clock=clock)
+    return t["when"]["weekday"].format(weekday=weekday, clock=clock)
 
 
-def _status(rec: Recommendation) -> str:
-    hours = rec.offer.hours
+def _status(rec: Recommendation, t: Dict[str, Any]) -> str:
+    hours, says = rec.offer.hours, t["status"]
     if hours.always:
-        return "Dag en nacht bereikbaar."
+        return says["always"]
     if rec.open_now:
-        return "Nu open."
+        return says["open"]
     if rec.next_open is not None:
-        return f"Nu gesloten. Weer open {_when(to_local(rec.next_open), rec.at)}."
+        return says["closed_until"].format(when=_when(to_local(rec.next_open), rec.at, t))
     if hours.by_appointment:
-        return "Neem contact op voor een afspraak."
-    return "Nu gesloten."
+        return says["appointment"]
+    return says["closed"]
 
 
-def _contact_lines(offer: Offer) -> list[str]:
-    c = offer.contact
+def _contact_lines(offer: Offer, t: Dict[str, Any]) -> list[str]:
+    c, says = offer.contact, t["contact"]
     lines = []
     if c.phone:
-        lines.append(f"Bel {c.phone}")
+        lines.append(says["phone"].format(phone=c.phone))
     if c.whatsapp:
-        lines.append(f"App via WhatsApp: {c.whatsapp}" if c.whatsapp != c.phone
-                     else "Je kunt ook appen via WhatsApp")
+        lines.append(says["whatsapp"].format(number=c.whatsapp) if c.whatsapp != c.phone
+                     else says["whatsapp_same"])
     if c.website:
-        lines.append(f"Kijk op {_short_url(c.website)}")
+        lines.append(says["website"].format(url=_short_url(c.website)))
     elif c.chat:
-        lines.append(f"Chat via {_short_url(c.chat)}")
+        lines.append(says["chat"].format(url=_short_url(c.chat)))
     if c.email and not (c.phone and c.website):
-        lines.append(f"Mail naar {c.email}")
+        lines.append(says["email"].format(email=c.email))
     if c.address:
-        lines.append(f"Adres: {c.address}")
+        lines.append(says["address"].format(address=c.address))
     return lines
 
 
-def format_offer(rec: Recommendation) -> str:
-    """One short block in B1 Dutch: name, what it is, how to reach it, open now or when."""
+def format_offer(rec: Recommendation, language: str = translations.DUTCH) -> str:
+    """One short block in B1 Dutch (or the parent's language): name, what it is, how to reach it,
+    open now or when. The name and description are the municipality's own."""
+    t = offer_texts(language)
     offer = rec.offer
     parts = [offer.name, offer.description]
-    contact = _contact_lines(offer)
+    contact = _contact_lines(offer, t)
     if contact:
         parts.append(". ".join(contact) + ".")
-    status = _status(rec)
+    status = _status(rec, t)
     if offer.hours_note:
         status += " " + " ".join(offer.hours_note.split())
-    cost = COST_TEXT.get(offer.cost)
+    cost = t["cost"].get(offer.cost)
     said = f"{offer.description} {status}".casefold()
     if offer.cost_note:
         status += " " + " ".join(offer.cost_note.split())
-    elif cost and not (offer.cost == "free" and "gratis" in said):
+    elif cost and not (offer.cost == "free" and (t["free_word"] in said or "gratis" in said)):
         status += " " + cost
     parts.append(status)
     return "\n".join(parts)

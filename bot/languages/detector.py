@@ -214,6 +214,8 @@ class LanguageDetector:
             return Detection(asked, 1.0, "asked")
 
         scripts = _script_counts(cleaned)
+        if not scripts:  # "words" of no letters at all, such as "¼"
+            return Detection(keep, 0.0, "short")
         total = sum(scripts.values())
         top_script, top_count = max(scripts.items(), key=lambda item: item[1])
         if top_script != "latin" and top_count * 2 >= total:

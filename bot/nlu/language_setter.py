@@ -6,12 +6,13 @@ message is in another language than the conversation so far, it adds the entity 
 ``from_entity`` mapping sets the slot before the reply is chosen; otherwise the slot stays as it is.
 A request to switch ("kun je Engels praten?") becomes the intent ``switch_language`` unless it is
 also a crisis, or a concern in a longer message ("can you speak English, my son won't sleep").
-Button payloads are left to Rasa's payload parser.
+Button payloads are left alone: "/..." ones to Rasa's payload parser, and the plain-text ones the
+assistant offered ("Hier in de chat", a neighbourhood's name) say nothing about the parent's language.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Set, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -22,6 +23,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.languages.detector import LanguageDetector
+from bot.nlu.crisis_detector import sent_payloads
 from bot.languages.switch import LANGUAGE_ENTITY, SWITCH_INTENT
 from bot.safety import CRISIS_PREFIX, SAFETY_INTENTS
 
@@ -74,15 +76,20 @@ class LanguageSetter(GraphComponent, IntentClassifier):
         return setter
 
     def process(self, messages: List[Message], tracker: Any = None) -> List[Message]:
+        offered = {payload.casefold() for payload in sent_payloads(tracker)}
         for message in messages:
-            self._process(message, previous_language(tracker))
+            self._process(message, previous_language(tracker), offered)
         return messages
 
-    def _process(self, message: Message, previous: Optional[str]) -> None:
+    def _process(self, message: Message, previous: Optional[str], offered: Set[str] = frozenset()) -> None:
         text = message.get(TEXT) or ""
-        if text.strip().startswith("/"):
-            return  # a button payload: Rasa's payload parser sets intent and entities
-        detection = self._detector.detect(text, previous)
+        if text.strip().startswith("/") or text.strip().casefold() in offered:
+            return  # a button's payload: not the parent's own words
+        try:
+            detection = self._detector.detect(text, previous)
+        except Exception as error:  # noqa: BLE001 - the language is a nicety: it never costs a parent the reply
+            logger.error("language detection failed (%s); the conversation keeps its language", type(error).__name__)
+            return
         asked = detection.reason == ASKED
         if detection.language == (previous or self._detector.rules.default) and not asked:
             return

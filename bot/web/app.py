@@ -18,10 +18,11 @@ import os
 import secrets
 from pathlib import Path
 from types import ModuleType
-from typing import List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, jsonify, render_template, send_file
+import yaml
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request, send_file
 
 from bot import settings
 from bot.console.security import add_hsts, apply_proxy_fix, trusted_proxies
@@ -113,13 +114,34 @@ def _console_blueprint() -> Optional[Blueprint]:
     return None
 
 
-def language_menu() -> List[Tuple[str, str, str]]:
-    """(code, own name, switch payload) of every language the assistant answers in (issue 17)."""
+PAGE_TEXTS = Path(__file__).parent / "texts" / "nl.yml"
+
+
+def language_menu() -> List[Tuple[str, str]]:
+    """(code, own name) of every language the assistant answers in (issue 17)."""
     from bot.dialogue import say
-    from bot.languages.switch import payload
     from bot.translations import DUTCH, languages
 
-    return [(code, say("switch_language_button", code), payload(code)) for code in (DUTCH, *languages())]
+    return [(code, say("switch_language_button", code)) for code in (DUTCH, *languages())]
+
+
+def page_texts(language: str, retention: int) -> Tuple[str, Dict[str, str]]:
+    """(the page's language, its texts): the language's own page texts where it has them, else Dutch."""
+    from bot import translations
+
+    dutch = yaml.safe_load(PAGE_TEXTS.read_text(encoding="utf-8"))
+    own = translations.page(language)
+    texts = translations.merged(dutch, own) if own else dutch
+    formatted = {key: str(value).replace("{retention_days}", str(retention)) for key, value in texts.items()}
+    return (language if own else translations.DUTCH), formatted
+
+
+def widget_texts(language: str) -> Dict[str, str]:
+    """The chat widget's own texts in a language (the `web` section of its conversation file);
+    {} for Dutch, whose texts are chat.js's own."""
+    from bot import translations
+
+    return {k: v for k, v in translations.section(language, "web").items() if isinstance(v, str)}
 
 
 site = Blueprint("site", __name__, template_folder="templates", static_folder="static",
@@ -130,10 +152,19 @@ site = Blueprint("site", __name__, template_folder="templates", static_folder="s
 def index() -> Response:
     from flask import current_app
 
+    from bot.languages.switch import payload
+    from bot.translations import answers_in
+
     url = current_app.config["RASA_URL"]
+    retention = current_app.config["RETENTION_DAYS"]
+    asked = request.args.get("lang")
+    chat_language = answers_in(asked)
+    page_language, texts = page_texts(chat_language, retention)
     page = render_template("index.html", rasa_url=url, socket_path="/socket.io/",
-                           retention_days=current_app.config["RETENTION_DAYS"],
-                           languages=language_menu())
+                           retention_days=retention, languages=language_menu(), t=texts,
+                           page_language=page_language, chat_language=chat_language,
+                           asked_language=chat_language if asked == chat_language else "",
+                           switch_payload=payload(chat_language), widget_texts=widget_texts(chat_language))
     answer = Response(page, mimetype="text/html")
     answer.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

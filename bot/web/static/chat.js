@@ -24,6 +24,8 @@
   var SESSION_KEY = "opvoedmaatje.session_id";
   var HISTORY_KEY = "opvoedmaatje.history";
   var SAVED_AT_KEY = "opvoedmaatje.saved_at";   /* ms since 1970 of the last message kept */
+  var LANGUAGE_KEY = "opvoedmaatje.language";   /* the language this conversation was switched to */
+  var PAGE_LANGUAGE = root.getAttribute("data-language");   /* set when the page was asked in a language */
   var MAX_HISTORY = 200;
   var DAY_MS = 24 * 60 * 60 * 1000;
   var RETENTION_MS = retentionDays(root.getAttribute("data-retention-days")) * DAY_MS;
@@ -39,8 +41,16 @@
     bot: "Opvoedmaatje:",
     user: "Jij:",
     choices: "Kies een antwoord",
-    newTab: "(opent in een nieuw tabblad)"
+    newTab: "(opent in een nieuw tabblad)",
+    log_label: "Gesprek met Opvoedmaatje"
   };
+  /* another language than Dutch (issue 17): the server gives the widget's texts in it */
+  try {
+    var given = JSON.parse(root.getAttribute("data-texts") || "{}");
+    Object.keys(given).forEach(function (key) {
+      if (typeof given[key] === "string" && given[key]) { TEXT[key] = given[key]; }
+    });
+  } catch (e) { /* keep the Dutch texts */ }
 
   var log = document.getElementById("chat-log");
   var empty = document.getElementById("chat-empty");
@@ -83,6 +93,7 @@
     save(SESSION_KEY, null);
     save(HISTORY_KEY, null);
     save(SAVED_AT_KEY, null);
+    save(LANGUAGE_KEY, null);
   }
   /* Drop what is past the retention period: every message older than it and, when the last
      activity is older (or unknown: stored before stamps were kept), the session id as well. */
@@ -277,6 +288,15 @@
     renderMessage(entry);
   }
 
+  /* A page opened in another language (?lang=en, the language menu) switches the conversation
+     once: the assistant answers that it speaks the language now, and says it is a digital assistant. */
+  function switchLanguage() {
+    if (!PAGE_LANGUAGE || load(LANGUAGE_KEY) === PAGE_LANGUAGE) { return; }
+    save(LANGUAGE_KEY, PAGE_LANGUAGE);
+    typing(true);
+    emitMessage(root.getAttribute("data-switch-payload"));
+  }
+
   function emitMessage(payload) {
     socket.emit("user_uttered", { message: payload, session_id: sessionId });
   }
@@ -331,6 +351,7 @@
       save(SESSION_KEY, id);
       if (load(SAVED_AT_KEY) === null) { touch(); }   /* a session without messages expires too */
       confirmed = true;
+      switchLanguage();
       while (queue.length) { emitMessage(queue.shift()); }
       pending.forEach(function (payload) { sendMessage(payload); });
     });
@@ -342,14 +363,6 @@
   }
 
   /* ---------- start */
-
-  /* The language menu (issue 17): its payloads switch the conversation's language. */
-  Array.prototype.forEach.call(document.querySelectorAll(".language-button"), function (button) {
-    button.addEventListener("click", function () {
-      sendMessage(button.getAttribute("data-payload"), button.textContent);
-      input.focus();
-    });
-  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -373,7 +386,7 @@
     var label = document.createElement("p");
     label.className = "visually-hidden";
     label.id = "chat-log-label";
-    label.textContent = "Gesprek met Opvoedmaatje";
+    label.textContent = TEXT.log_label;
     log.appendChild(label);
     if (empty) { log.appendChild(empty); }
     if (socket && request !== false) { requestSession(); }
@@ -384,8 +397,9 @@
   clearButton.addEventListener("click", function () { clearConversation(TEXT.cleared, true); });
   // Erase at the municipality too: the assistant deletes the conversation and any request to a
   // professional, then confirms with opvoedmaatje_erased, on which this page forgets its copy.
-  document.getElementById("chat-erase").addEventListener("click", function () {
-    sendMessage("wis mijn gegevens");
+  var eraseButton = document.getElementById("chat-erase");
+  eraseButton.addEventListener("click", function () {
+    sendMessage(eraseButton.getAttribute("data-command") || "wis mijn gegevens");
   });
 
   /* a page left open past the retention period forgets too, when it is looked at again */
