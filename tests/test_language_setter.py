@@ -117,3 +117,14 @@ def test_a_failing_detector_never_fails_the_message(caplog: pytest.LogCaptureFix
     LanguageSetter(Broken()).process([message], Slots(language="nl"))  # type: ignore[arg-type]
     assert message.get("intent")["name"] == "topic_gezondheid" and not message.get("entities")
     assert "RuntimeError" in caplog.text and "my son" not in caplog.text
+
+
+def test_during_the_hand_off_questions_only_a_request_switches(setter: LanguageSetter) -> None:
+    tracker = Slots(language="nl")
+    tracker.active_loop_name = "handoff_form"  # type: ignore[attr-defined]
+    answer = Message(data={"text": "you can reach me by email please", "intent": {"name": "affirm"}, "entities": []})
+    setter.process([answer], tracker)
+    assert not answer.get("entities")
+    request = Message(data={"text": "kun je Engels praten?", "intent": {"name": "out_of_scope"}, "entities": []})
+    setter.process([request], tracker)
+    assert [e["value"] for e in request.get("entities")] == ["en"]

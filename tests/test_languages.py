@@ -380,3 +380,9 @@ def test_numbers_that_are_word_characters_are_not_words(text: str) -> None:
 @pytest.mark.parametrize("text", ["hier in de chat", "ok top", "bel me", "via whatsapp"])
 def test_short_dutch_answers_stay_dutch(text: str) -> None:
     assert detect(text, "nl").language == "nl"
+
+
+def test_addresses_are_no_language() -> None:
+    """An answer to the hand-off's question ("mail me op ...") stays Dutch: the address is left out."""
+    assert detect("mail me op ouder.abc123@example.nl", "nl").language == "nl"
+    assert detect("you can mail me at jan@example.nl please", "nl").language == "en"

@@ -47,6 +47,8 @@ _LINGUA_NAMES = {
 
 _HIDDEN = re.compile(r"<(script|style)\b[^>]{0,500}>.*?(</\1\s*>|$)", re.I | re.S)
 _TAG = re.compile(r"<[^>]{0,500}>")
+# e-mail and web addresses are no language ("mail me op jan@example.nl" is Dutch)
+_ADDRESS = re.compile(r"\S+@\S+|(?:https?://|www\.)\S+", re.I)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 
@@ -142,6 +144,7 @@ def _clean(text: Any, max_chars: int) -> str:
         return ""
     text = text[: max_chars * 4]
     text = html.unescape(_TAG.sub(" ", _HIDDEN.sub(" ", text)))
+    text = _ADDRESS.sub(" ", text)
     text = "".join(ch if ch.isprintable() else " " for ch in text)
     text = text.replace("\ufffd", " ")
     return _normalise(text)[:max_chars]

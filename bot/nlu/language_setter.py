@@ -37,6 +37,15 @@ TOPIC_PREFIX = "topic_"
 REQUEST_MAX_WORDS = 6
 
 
+def in_a_form(tracker: Any) -> bool:
+    """Whether the assistant is asking a form's questions (the hand-off): answers such as an e-mail
+    address or "ja" say little about the language, so only an explicit request switches then."""
+    try:
+        return bool(getattr(tracker, "active_loop_name", None)) if tracker is not None else False
+    except Exception:  # noqa: BLE001 - a tracker of another shape: no form
+        return False
+
+
 def previous_language(tracker: Any) -> Optional[str]:
     try:
         value = tracker.get_slot(LANGUAGE_ENTITY) if tracker is not None else None
@@ -78,10 +87,11 @@ class LanguageSetter(GraphComponent, IntentClassifier):
     def process(self, messages: List[Message], tracker: Any = None) -> List[Message]:
         offered = {payload.casefold() for payload in sent_payloads(tracker)}
         for message in messages:
-            self._process(message, previous_language(tracker), offered)
+            self._process(message, previous_language(tracker), offered, in_a_form(tracker))
         return messages
 
-    def _process(self, message: Message, previous: Optional[str], offered: Set[str] = frozenset()) -> None:
+    def _process(self, message: Message, previous: Optional[str], offered: Set[str] = frozenset(),
+                 form: bool = False) -> None:
         text = message.get(TEXT) or ""
         if text.strip().startswith("/") or text.strip().casefold() in offered:
             return  # a button's payload: not the parent's own words
@@ -91,7 +101,7 @@ class LanguageSetter(GraphComponent, IntentClassifier):
             logger.error("language detection failed (%s); the conversation keeps its language", type(error).__name__)
             return
         asked = detection.reason == ASKED
-        if detection.language == (previous or self._detector.rules.default) and not asked:
+        if (detection.language == (previous or self._detector.rules.default) or form) and not asked:
             return
         entities = list(message.get(ENTITIES) or [])
         entities.append({"entity": LANGUAGE_ENTITY, "value": detection.language, "start": 0,
