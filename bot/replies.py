@@ -120,12 +120,7 @@ class _Blank(dict):
 
 
 def _lookup(key: str, language: str = DUTCH) -> Any:
-    node: Any = _common(language)
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
+    return translations.at_path(_common(language), key)
 
 
 def text(key: str, language: str = DUTCH, **kwargs: Any) -> str:

@@ -148,11 +148,16 @@ def localized_responses(responses: Mapping[str, List[Dict[str, Any]]], language:
     return result
 
 
-def text(language: str, path: str) -> Optional[str]:
-    """A text by dotted path in a language's conversation file ('dialogue.disclosure'), or None."""
-    node: Any = conversation(language)
+def at_path(node: Any, path: str) -> Any:
+    """The value at a dotted path ('buttons.ask_human.title') in nested maps, or None."""
     for part in path.split("."):
         if not isinstance(node, Mapping) or part not in node:
             return None
         node = node[part]
+    return node
+
+
+def text(language: str, path: str) -> Optional[str]:
+    """A text by dotted path in a language's conversation file ('dialogue.disclosure'), or None."""
+    node = at_path(conversation(language), path)
     return node if isinstance(node, str) and node.strip() else None

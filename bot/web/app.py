@@ -16,6 +16,7 @@ import importlib
 import logging
 import os
 import secrets
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Dict, List, Mapping, Optional, Tuple
@@ -125,11 +126,16 @@ def language_menu() -> List[Tuple[str, str]]:
     return [(code, say("switch_language_button", code)) for code in (DUTCH, *languages())]
 
 
+@lru_cache(maxsize=1)
+def _dutch_page_texts() -> Dict[str, str]:
+    return yaml.safe_load(PAGE_TEXTS.read_text(encoding="utf-8"))
+
+
 def page_texts(language: str, retention: int) -> Tuple[str, Dict[str, str]]:
     """(the page's language, its texts): the language's own page texts where it has them, else Dutch."""
     from bot import translations
 
-    dutch = yaml.safe_load(PAGE_TEXTS.read_text(encoding="utf-8"))
+    dutch = _dutch_page_texts()
     own = translations.page(language)
     texts = translations.merged(dutch, own) if own else dutch
     formatted = {key: str(value).replace("{retention_days}", str(retention)) for key, value in texts.items()}
