@@ -74,18 +74,15 @@ def test_a_crisis_gets_the_static_crisis_reply_in_the_parents_language(assistant
     assert "0800-2000" in expected and "112" in expected
 
 
-def test_arabic_gets_the_topic_reply_in_arabic_and_the_honest_line_elsewhere(assistant):
+def test_arabic_gets_the_topic_reply_in_arabic(assistant):
+    """(The honest line for a topic Arabic does not cover: tests/test_translations.py, in
+    bot.dialogue; the classifier has no Arabic examples of those topics yet.)"""
     sender = new_sender()
     first = assistant.say(sender, "ابني عمره 3 سنوات لا ينام في الليل ويستيقظ كثيرا")
     slots = assistant.slots(sender)
     assert slots["language"] == "ar" and slots["topic"] == "slapen" and slots["age_months"] == 36
     assert texts(first).startswith(said("ar", "dialogue.disclosure"))
     assert translations.topic("ar", "slapen")["phases"]["2-4"]["why"] in texts(first)
-
-    other = assistant.say(sender, "ابني يلعب ألعاب الفيديو طوال اليوم على الهاتف")
-    if assistant.slots(sender)["topic"] != "slapen":  # a topic Arabic does not cover
-        assert said("ar", "dialogue.only_dutch_or_english") in texts(other)
-        assert "/ask_human" in payloads(other)
 
 
 def test_the_language_menu_and_asking_switch_the_language(assistant):
