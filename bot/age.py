@@ -233,6 +233,11 @@ class _Rules:
         self.name_stop = {_key(w) for w in data["name_stopwords"]}
         self.parents = frozenset(_key(w) for w in data["parent_words"])
         self.little = frozenset(data["little_before_parent_word"])
+        self.rewritten: Dict[str, str] = dict(data["number_and_unit_words"])
+        for word, rewrite in self.rewritten.items():
+            if len(word) != len(rewrite):
+                raise ValueError(f"age_words.yml: {word!r} and {rewrite!r} differ in length")
+        self.rewrites = re.compile(rf"(?<!\w){_alt(self.rewritten)}(?!\w)")
 
         numword = _alt(self.number_words)
         halfword = _alt(self.half_words)
@@ -411,9 +416,13 @@ def _rules() -> _Rules:
 class _Text:
     """A message: original text, normalised text and the offset map between them."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, rewrites: Optional[re.Pattern] = None,
+                 rewritten: Optional[Dict[str, str]] = None) -> None:
         self.orig = text[:MAX_CHARS]
         self.norm, self.index = _normalize(self.orig)
+        if rewrites is not None and rewritten:
+            # same length, so the offset map stays right: "سنتان" (two years) -> "2 سنة"
+            self.norm = rewrites.sub(lambda m: rewritten[m.group(0)], self.norm)
 
     def orig_span(self, start: int, end: int) -> Tuple[int, int]:
         if self.index is None:
@@ -546,6 +555,9 @@ def _is_parent(rules: _Rules, words: Sequence[str]) -> bool:
             continue
         if k == _PARENT_WORD_SPEC and i > 0 and words[i - 1] in rules.little:
             continue      # "kleine man van 20 maanden" is a child
+        if k == _PARENT_WORD_SPEC and words[i] in rules.have_verbs and (
+                i == 0 or words[i - 1] in rules.nouns or words[i - 1] in rules.pronouns):
+            continue      # Polish "(syn) ma 2 lata": "has", not Dutch "ma" (mother)
         return True
     return False
 
@@ -1000,7 +1012,7 @@ def _analyse(text: str, expecting_age: bool) -> Tuple[List[_Found], Optional[_Te
         return [], None
     try:
         rules = _rules()
-        t = _Text(text)
+        t = _Text(text, rules.rewrites, rules.rewritten)
         numbers = _numbers(rules, t, bool(expecting_age))
         attached = frozenset(f.noun_span for f in numbers if f.noun_span)
         found = _schools(rules, t) + numbers + _band_words(rules, t, attached)

@@ -802,7 +802,21 @@ OTHER_LANGUAGES = [
     ("йому 2 роки", 24, "2-4"),
     ("10 aylık", 10, "0-2"),
     ("5 lat", 60, "5-12"),
+    ("mój syn ma 2 lata i nie śpi", 24, "2-4"),
+    ("córka ma 11 lat", 132, "5-12"),
+    ("oğlum 2 yaşında", 24, "2-4"),
+    ("kızım 15 yaşında ve çok sinirli", 180, "12-19"),
+    ("ابني عمره سنتان", 24, "2-4"),
+    ("بنتي عمرها شهرين ولا تنام", 2, "0-2"),
+    ("ابني 4 سنوات", 48, "2-4"),
+    ("синові 2 роки", 24, "2-4"),
+    ("донька 7 років", 84, "5-12"),
 ]
+
+
+@pytest.mark.parametrize("text", ["mijn ma van 80 woont bij ons", "zoon en ma 40 jaar samen", "ma heeft 3 jaar gewerkt"])
+def test_dutch_ma_stays_the_mother(text: str) -> None:
+    assert parse_age(text) is None
 
 
 @pytest.mark.parametrize("text, months, phase", OTHER_LANGUAGES)
@@ -811,8 +825,9 @@ def test_ages_in_other_languages(text: str, months: int, phase: str) -> None:
     assert mention is not None and (mention.months, mention.phase) == (months, phase)
 
 
-@pytest.mark.parametrize("text, months", [("2 yaşında", 24), ("ma 2 lata", None), ("2 lata", 24)])
+@pytest.mark.parametrize("text, months", [("2 yaşında", 24), ("ma 2 lata", 24), ("2 lata", 24),
+                                          ("سنتين", 24), ("mijn ma is 40 jaar", None)])
 def test_answers_in_other_languages(text: str, months: int | None) -> None:
-    """'ma' is Dutch for mother, so the Polish 'ma 2 lata' ('has 2 years') is not read (a leftover)."""
+    """Polish 'ma' is 'has' at the start or after a child word; elsewhere Dutch 'ma' (mother)."""
     mention = parse_age(text, expecting_age=True)
     assert (mention.months if mention else None) == months
