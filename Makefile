@@ -119,6 +119,12 @@ clean:
 eval: $(LANGUAGE)
 	$(RASA_ENV) $(PY) -m bot.evaluation --out reports
 
+# Issue 13: the crisis detector's thresholds on the development sets (never the blind set): what
+# each pair on a grid would give, from one pass through the trained model; the pair goes into config.yml.
+.PHONY: thresholds
+thresholds: $(MODEL)
+	$(LANG_ENV) $(PY) -m bot.evaluation.thresholds
+
 # Issue 8: latency, throughput, memory, start-up and training against Rasa's default pipeline
 # (reports/bench-DATE.md). Quick check: $(RASA_ENV) $(PY) -m bot.benchmark --quick
 .PHONY: bench
