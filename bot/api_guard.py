@@ -16,7 +16,6 @@ import hmac
 import json
 import logging
 import math
-import os
 import re
 from typing import Any, Awaitable, Callable, Mapping, Optional, Text
 
@@ -24,6 +23,8 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot import settings
 
 logger = logging.getLogger(__name__)
 
@@ -146,9 +147,9 @@ def check_conversation(what: str, method: str, body: bytes, domain: Any, convers
                 raise Malformed("'parse_data.entities' must be a list.")
 
 
-def _authorised(request: Request, environ: Mapping[str, str] = os.environ) -> bool:
+def _authorised(request: Request, environ: Optional[Mapping[str, str]] = None) -> bool:
     """Only requests with the API token are checked; the rest get Rasa's own 401/403."""
-    expected = environ.get("RASA_AUTH_TOKEN") or ""
+    expected = settings.current(environ).RASA_AUTH_TOKEN or ""
     if not expected:
         return True
     given = request.args.get("token") or ""

@@ -17,7 +17,6 @@ Data minimisation (issue 14): the number or address itself never becomes a slot 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -27,7 +26,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import yaml
 
-from bot import translations
+from bot import settings, translations
 from bot.catalogue.hours import (
     ALL_DAY, WEEKDAYS, OpeningHours, current_range, next_start, parse_range, to_local,
 )
@@ -539,7 +538,7 @@ def should_stay_paused(store: Any, conversation_id: str) -> bool:
 # The catalogue's opening-hours model (bot.catalogue.hours): the same weekday ranges, the same
 # Dutch public holidays (the `holidays` package) and the same time zone (bot.vocabulary).
 
-DEFAULT_OFFICE_HOURS = "ma-vr 09:00-17:00"
+DEFAULT_OFFICE_HOURS = settings.Settings.default("OFFICE_HOURS")
 
 
 @dataclass(frozen=True)
@@ -590,8 +589,7 @@ def _names(municipality: Any) -> set[str]:
     return names
 
 
-def office_hours(municipality: Optional[str] = None,
-                 environ: Mapping[str, str] = os.environ) -> OfficeHours:
+def office_hours(municipality: Optional[str] = None, environ: settings.Environ = None) -> OfficeHours:
     """The municipality's office hours from the catalogue; else env OFFICE_HOURS; else
     weekdays 09:00-17:00 (closed on Dutch public holidays)."""
     found = _catalogue_municipality()
@@ -602,7 +600,7 @@ def office_hours(municipality: Optional[str] = None,
         if hours is not None and any(getattr(hours, "days", ())):
             return OfficeHours(days=tuple(tuple(d) for d in hours.days), holiday=hours.holiday,
                                open_on_holidays=bool(hours.open_on_holidays), source="catalogue")
-    spec = (environ.get("OFFICE_HOURS") or "").strip()
+    spec = (settings.current(environ).OFFICE_HOURS or "").strip()
     if spec:
         try:
             return parse_office_hours(spec)

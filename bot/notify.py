@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import smtplib
 import ssl
 import time
@@ -31,8 +30,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol, Sequence
 
+from bot import settings
 from bot.vocabulary import TZ
 
 logger = logging.getLogger(__name__)
@@ -49,9 +49,10 @@ NEW_CASE = "case.created"
 CRISIS_ALERT = "case.crisis_alert"  # a crisis while a professional holds the conversation
 
 
-def console_base_url(environ: Mapping[str, str] = os.environ) -> str:
-    base = (environ.get("CONSOLE_BASE_URL") or "").strip()
-    return (base or f"http://127.0.0.1:{environ.get('WEB_PORT', '8080')}").rstrip("/")
+def console_base_url(environ: settings.Environ = None) -> str:
+    values = settings.current(environ)
+    base = (values.CONSOLE_BASE_URL or "").strip()
+    return (base or f"http://127.0.0.1:{values.WEB_PORT}").rstrip("/")
 
 
 def case_link(case_id: str, base_url: str) -> str:
@@ -244,23 +245,31 @@ def _starttls_setting(value: Optional[str]) -> Optional[bool]:
     return True if _truthy(folded) else None
 
 
-def notifier_from_env(environ: Mapping[str, str] = os.environ, background: bool = True) -> CaseNotifier:
+def smtp_settings(environ: settings.Environ = None) -> Optional[dict]:
+    """The arguments of an ``EmailNotifier`` but its recipients, or None without ``SMTP_HOST``
+    (also for bot/offers/mail.py)."""
+    values = settings.current(environ)
+    host = (values.SMTP_HOST or "").strip()
+    if not host:
+        return None
+    try:
+        port = int(values.value("SMTP_PORT"))
+    except ValueError:
+        port = int(values.default("SMTP_PORT"))
+    return dict(host=host, port=port, sender=values.value("NOTIFY_EMAIL_FROM").strip(),
+                user=values.SMTP_USER or None, password=values.SMTP_PASSWORD or None,
+                starttls=_starttls_setting(values.SMTP_STARTTLS))
+
+
+def notifier_from_env(environ: settings.Environ = None, background: bool = True) -> CaseNotifier:
     """The notifier the environment configures (possibly with no channel at all)."""
+    values = settings.current(environ)
     channels: list = []
-    host = (environ.get("SMTP_HOST") or "").strip()
-    recipients = [r.strip() for r in (environ.get("NOTIFY_EMAIL_TO") or "").split(",") if r.strip()]
-    if host and recipients:
-        try:
-            port = int(environ.get("SMTP_PORT") or 25)
-        except ValueError:
-            port = 25
-        channels.append(EmailNotifier(
-            host=host, port=port, recipients=recipients,
-            sender=(environ.get("NOTIFY_EMAIL_FROM") or "opvoedmaatje@localhost").strip(),
-            user=environ.get("SMTP_USER") or None, password=environ.get("SMTP_PASSWORD") or None,
-            starttls=_starttls_setting(environ.get("SMTP_STARTTLS")),
-        ))
-    url = (environ.get("NOTIFY_WEBHOOK_URL") or "").strip()
+    smtp = smtp_settings(values)
+    recipients = [r.strip() for r in (values.NOTIFY_EMAIL_TO or "").split(",") if r.strip()]
+    if smtp and recipients:
+        channels.append(EmailNotifier(recipients=recipients, **smtp))
+    url = (values.NOTIFY_WEBHOOK_URL or "").strip()
     if url:
-        channels.append(WebhookNotifier(url=url, secret=environ.get("NOTIFY_WEBHOOK_SECRET") or None))
-    return CaseNotifier(channels=channels, base_url=console_base_url(environ), background=background)
+        channels.append(WebhookNotifier(url=url, secret=values.NOTIFY_WEBHOOK_SECRET or None))
+    return CaseNotifier(channels=channels, base_url=console_base_url(values), background=background)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from bot import settings
 
 logger = logging.getLogger("bot.purge")
 
@@ -53,7 +54,7 @@ def _url(url: str) -> str:
     return "postgresql://" + url[len("postgres://"):] if url.startswith("postgres://") else url
 
 
-def tracker_engine(url: str, environ: Mapping[str, str] = os.environ) -> Engine:
+def tracker_engine(url: str, environ: Optional[Mapping[str, str]] = None) -> Engine:
     """An engine on the tracker store's database, as Rasa's SQL tracker store opens it
     (PostgreSQL: ``POSTGRESQL_SCHEMA`` as the search path)."""
     url = _url(url)
@@ -61,7 +62,7 @@ def tracker_engine(url: str, environ: Mapping[str, str] = os.environ) -> Engine:
     if backend == "sqlite":
         return sa.create_engine(url, connect_args={"timeout": 30})
     kwargs: dict = {"pool_pre_ping": True}
-    schema = environ.get("POSTGRESQL_SCHEMA")
+    schema = settings.current(environ).POSTGRESQL_SCHEMA
     if backend == "postgresql" and schema:
         kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
     return sa.create_engine(url, **kwargs)
@@ -97,10 +98,9 @@ def purge(
     days: Optional[int] = None,
     tracker_url: Optional[str] = None,
     case_store: Any = None,
-    environ: Mapping[str, str] = os.environ,
+    environ: Optional[Mapping[str, str]] = None,
 ) -> PurgeResult:
     """One purge of both stores (the clock `now` and the period `days` can be given)."""
-    from bot import settings
     from bot.cases import CaseStore, retention_days, store_url
 
     now = now or datetime.now(timezone.utc)

@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -36,7 +35,7 @@ from bot import settings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PER_MINUTE = 30
+DEFAULT_PER_MINUTE = int(settings.Settings.default("RATE_LIMIT_PER_MINUTE"))
 MAX_MEMORY_SENDERS = 100_000
 REDIS_KEY_PREFIX = "opvoedmaatje:ratelimit:"
 REDIS_TIMEOUT = 2.0  # seconds; a slow Redis must not hold messages up for long
@@ -65,8 +64,8 @@ def bucket_key(channel: str, sender: str) -> str:
     return digest[:40]
 
 
-def per_minute_from_env(environ: Mapping[str, str] = os.environ) -> int:
-    raw = (environ.get("RATE_LIMIT_PER_MINUTE") or "").strip()
+def per_minute_from_env(environ: settings.Environ = None) -> int:
+    raw = (settings.current(environ).RATE_LIMIT_PER_MINUTE or "").strip()
     try:
         value = int(raw) if raw else DEFAULT_PER_MINUTE
     except ValueError:
@@ -225,9 +224,10 @@ class RateLimiter:
         return decision.allowed
 
 
-def from_env(environ: Mapping[str, str] = os.environ) -> RateLimiter:
-    per_minute = per_minute_from_env(environ)
-    connection = settings.shared_redis(environ)
+def from_env(environ: settings.Environ = None) -> RateLimiter:
+    values = settings.current(environ)
+    per_minute = per_minute_from_env(values)
+    connection = settings.shared_redis(values)
     redis = RedisBuckets(per_minute, **connection) if per_minute > 0 and connection else None
     return RateLimiter(per_minute, redis)
 
@@ -284,13 +284,15 @@ IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 TRUSTED_PROXIES_ENV = "RASA_TRUSTED_PROXIES"
 EXEMPT_ENV = "RATE_LIMIT_EXEMPT_ADDRESSES"
-DEFAULT_EXEMPT = "127.0.0.1,::1"
+DEFAULT_EXEMPT = settings.Settings.default(EXEMPT_ENV)
 ADDRESS_SETTINGS = {  # env name: (default, period in seconds)
-    "RATE_LIMIT_PER_ADDRESS_PER_MINUTE": (120, 60.0),
-    "RATE_LIMIT_NEW_SENDERS_PER_ADDRESS_PER_HOUR": (60, 3600.0),
-    "RATE_LIMIT_CONNECTIONS_PER_ADDRESS_PER_MINUTE": (30, 60.0),
-    "RATE_LIMIT_CASES_PER_SENDER_PER_DAY": (3, 86400.0),
-    "RATE_LIMIT_CASES_PER_ADDRESS_PER_DAY": (10, 86400.0),
+    name: (int(settings.Settings.default(name)), period) for name, period in (
+        ("RATE_LIMIT_PER_ADDRESS_PER_MINUTE", 60.0),
+        ("RATE_LIMIT_NEW_SENDERS_PER_ADDRESS_PER_HOUR", 3600.0),
+        ("RATE_LIMIT_CONNECTIONS_PER_ADDRESS_PER_MINUTE", 60.0),
+        ("RATE_LIMIT_CASES_PER_SENDER_PER_DAY", 86400.0),
+        ("RATE_LIMIT_CASES_PER_ADDRESS_PER_DAY", 86400.0),
+    )
 }
 SEEN_SECONDS = 24 * 3600  # a sender id first seen this long ago counts as a new conversation again
 LINK_SECONDS = SEEN_SECONDS  # how long the action server can find a conversation's address key
@@ -299,8 +301,8 @@ _FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 CONNECTION_REFUSED = "Te veel verbindingen vanaf dit adres. Probeer het over een minuut opnieuw."
 
 
-def _whole_number(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = (environ.get(name) or "").strip()
+def _whole_number(values: settings.Settings, name: str, default: int) -> int:
+    raw = (getattr(values, name) or "").strip()
     try:
         return max(0, int(raw)) if raw else default
     except ValueError:
@@ -352,15 +354,15 @@ class ProxyTrust:
     exempt: Tuple[IPNetwork, ...] = ()
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "ProxyTrust":
-        raw = (environ.get(TRUSTED_PROXIES_ENV) or "").strip()
+    def from_env(cls, environ: settings.Environ = None) -> "ProxyTrust":
+        values = settings.current(environ)
+        raw = (values.RASA_TRUSTED_PROXIES or "").strip()
         count, networks = 0, ()  # type: ignore[var-annotated]
         if raw.isdigit():
             count = int(raw)
         elif raw:
             networks = _networks(raw, TRUSTED_PROXIES_ENV)
-        exempt_raw = environ.get(EXEMPT_ENV)
-        exempt = _networks(DEFAULT_EXEMPT if exempt_raw is None else exempt_raw, EXEMPT_ENV)
+        exempt = _networks(values.RATE_LIMIT_EXEMPT_ADDRESSES, EXEMPT_ENV)  # unset: DEFAULT_EXEMPT
         return cls(count, networks, exempt)
 
 
@@ -422,16 +424,16 @@ def request_address(request: Any, trust: Optional[ProxyTrust] = None) -> Optiona
     return client_address(peer, request.headers, trust)
 
 
-def environ_address(environ: Mapping[str, Any], trust: Optional[ProxyTrust] = None) -> Optional[str]:
+def environ_address(connect_environ: Mapping[str, Any], trust: Optional[ProxyTrust] = None) -> Optional[str]:
     """``client_address`` from python-socketio's ``connect`` environ. python-engineio's Sanic
     driver writes ``REMOTE_ADDR: 127.0.0.1`` whatever the peer, so the Sanic request it keeps
     is read instead."""
-    request = environ.get("sanic.request")
+    request = connect_environ.get("sanic.request")
     if request is not None:
         return request_address(request, trust)
-    headers = [(key[5:].replace("_", "-"), value) for key, value in environ.items()
+    headers = [(key[5:].replace("_", "-"), value) for key, value in connect_environ.items()
                if isinstance(key, str) and key.startswith("HTTP_")]
-    return client_address(environ.get("REMOTE_ADDR"), headers, trust)
+    return client_address(connect_environ.get("REMOTE_ADDR"), headers, trust)
 
 
 @functools.lru_cache(maxsize=1)
@@ -661,9 +663,10 @@ class AddressLimiter:
         return limiter.memory.take(bucket_key(kind, key)).allowed
 
 
-def address_limiter_from_env(environ: Mapping[str, str] = os.environ) -> AddressLimiter:
-    limits = {name: _whole_number(environ, name, default) for name, (default, _) in ADDRESS_SETTINGS.items()}
-    return AddressLimiter(limits, settings.shared_redis(environ), trust=ProxyTrust.from_env(environ))
+def address_limiter_from_env(environ: settings.Environ = None) -> AddressLimiter:
+    values = settings.current(environ)
+    limits = {name: _whole_number(values, name, default) for name, (default, _) in ADDRESS_SETTINGS.items()}
+    return AddressLimiter(limits, settings.shared_redis(values), trust=ProxyTrust.from_env(values))
 
 
 @functools.lru_cache(maxsize=1)

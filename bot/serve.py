@@ -228,8 +228,8 @@ class PurgeLoop:
 
 
 def runtime_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The environment for the processes: os.environ, the settings' defaults, then overrides."""
-    base = {**os.environ, **(overrides or {})}
+    """The environment for the processes: this process's, the settings' defaults, then overrides."""
+    base = settings.child_environ(overrides)
     env = {**base, **settings.defaults(base)}
     # the support catalogue: the one published in the case store's database (issue 20), unless a
     # file is named in OPVOED_CATALOGUE (bot/catalogue/published.py)

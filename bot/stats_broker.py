@@ -44,7 +44,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
 import weakref
@@ -55,13 +54,13 @@ from typing import Any, Deque, Dict, List, Optional, Text
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import vocabulary
+from bot import settings, vocabulary
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-DEFAULT_QUEUE = "opvoedmaatje_stats"
-DEFAULT_EXCHANGE = "opvoedmaatje-stats"
+DEFAULT_QUEUE = settings.Settings.default("EVENT_BROKER_QUEUE")
+DEFAULT_EXCHANGE = settings.Settings.default("EVENT_BROKER_EXCHANGE")
 MAX_PENDING = 10_000
 CONNECT_TIMEOUT = 5.0
 MAX_BACKOFF = 30.0
@@ -167,11 +166,11 @@ def insight_labels(event: Dict[str, Any], neighbourhoods: Dict[str, str]) -> Lis
 _brokers: "weakref.WeakSet[AnonymousStatsBroker]" = weakref.WeakSet()  # for link_keys()
 
 
-def link_keys(environ: Any = os.environ) -> List[str]:
+def link_keys(environ: Any = None) -> List[str]:
     """The keys the conversation hashes of this process are made with: ``STATS_HASH_KEY`` and the
     key of every statistics broker alive here (its own random key when none is set). The erasure
     needs them to find a conversation's working rows (bot/insight/privacy.py)."""
-    keys = [str(environ.get("STATS_HASH_KEY") or "").strip()]
+    keys = [str(settings.current(environ).STATS_HASH_KEY or "").strip()]
     keys += [broker.link_key for broker in list(_brokers)]
     return sorted({key for key in keys if key})
 

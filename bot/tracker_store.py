@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Optional, Text
@@ -35,11 +34,12 @@ import sqlalchemy.exc
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import settings
 from bot.erasure import CaseEraser, erasure_requested, forget_everywhere
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RETRY_SECONDS = 5.0
+DEFAULT_RETRY_SECONDS = float(settings.Settings.default("TRACKER_STORE_RETRY_SECONDS"))
 MAX_UNSURE = 10_000
 CASE_RETRY_SECONDS = 60.0  # how often cases whose erasure failed are tried again
 # Errors of an unreachable or restarting database (not of bad SQL or bad data).
@@ -66,7 +66,7 @@ class ResilientSQLTrackerStore(SQLTrackerStore):
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         if retry_seconds is None:
             try:
-                retry_seconds = float(os.environ.get("TRACKER_STORE_RETRY_SECONDS") or DEFAULT_RETRY_SECONDS)
+                retry_seconds = float(settings.current().value("TRACKER_STORE_RETRY_SECONDS"))
             except ValueError:
                 retry_seconds = DEFAULT_RETRY_SECONDS
         self.retry_seconds = max(0.0, float(retry_seconds))

@@ -18,18 +18,13 @@ details unreadable; a leaked one together with a backup makes them readable.
 """
 from __future__ import annotations
 
-import logging
-import os
-import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from bot import settings
-
-logger = logging.getLogger(__name__)
 
 KEY_ENV = "CASE_STORE_KEY"
 KEY_FILE = settings.VAR_DIR / "case-store-key"
@@ -57,41 +52,14 @@ def _parse_keys(value: str, origin: str) -> list[bytes]:
     return [key.encode("ascii") for key in keys]
 
 
-def _read_key_file(key_file: Path, wait: float = 2.0) -> str:
-    """The stored key; waits briefly when another process has just created the file."""
-    deadline = time.monotonic() + wait
-    while True:
-        stored = key_file.read_text(encoding="ascii").strip()
-        if stored or time.monotonic() > deadline:
-            return stored
-        time.sleep(0.05)
-
-
-def load_keys(environ: Mapping[str, str] = os.environ, key_file: Path = KEY_FILE) -> tuple[list[bytes], bool]:
+def load_keys(environ: settings.Environ = None, key_file: Path = KEY_FILE) -> tuple[list[bytes], bool]:
     """The keys (first one encrypts) and whether they came from the environment.
 
     ``CASE_STORE_KEY`` when set; else the key in ``key_file``, generated once (mode 0600 from
     creation, so it is never readable by others, not even for a moment)."""
-    value = (environ.get(KEY_ENV) or "").strip()
-    if value:
-        return _parse_keys(value, KEY_ENV), True
-    if key_file.is_file():
-        stored = _read_key_file(key_file)
-        if stored:
-            return _parse_keys(stored, str(key_file)), False
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    generated = Fernet.generate_key()
-    try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process was first (or left an empty file): use its key
-        stored = _read_key_file(key_file)
-        if not stored:
-            raise CaseKeyError(f"{key_file} is empty; delete it or set {KEY_ENV}") from None
-        return _parse_keys(stored, str(key_file)), False
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(generated + b"\n")
-    logger.info("case store: encryption key generated in %s (set %s to choose one)", key_file, KEY_ENV)
-    return [generated], False
+    value, stored_in = settings.secret(KEY_ENV, key_file, environ, strip=True,
+                                       generate=lambda: Fernet.generate_key().decode("ascii"))
+    return _parse_keys(value, KEY_ENV if stored_in is None else str(key_file)), stored_in is None
 
 
 class ContactCipher:
@@ -104,7 +72,7 @@ class ContactCipher:
         self.from_environment = from_environment
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ, key_file: Path = KEY_FILE) -> "ContactCipher":
+    def from_env(cls, environ: settings.Environ = None, key_file: Path = KEY_FILE) -> "ContactCipher":
         keys, from_environment = load_keys(environ, key_file)
         return cls(keys, from_environment)
 

@@ -12,16 +12,17 @@ import contextlib
 import fcntl
 import json
 import logging
-import os
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from bot import settings
 
 from .crypto import UNREADABLE, ContactCipher, InvalidToken, default_cipher, is_token
 from .schema import (
@@ -31,11 +32,9 @@ from .schema import (
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = PROJECT_ROOT / "var"
-DEFAULT_URL = f"sqlite:///{VAR_DIR / 'cases.db'}"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 URL_ENV = "CASE_STORE_URL"
+DEFAULT_URL = settings.Settings.default(URL_ENV)  # var/cases.db
 RETENTION_ENV = "CASE_RETENTION_DAYS"
 DEFAULT_TEAM_ENV = "CASE_DEFAULT_TEAM"  # the team a new case goes to (created when missing)
 DEFAULT_RETENTION_DAYS = 90
@@ -199,9 +198,9 @@ class AuditEntry:
     case_id: Optional[str]
 
 
-def store_url(environ: Mapping[str, str] = os.environ) -> str:
+def store_url(environ: settings.Environ = None) -> str:
     """CASE_STORE_URL (``postgres://`` accepted as ``postgresql://``), else var/cases.db."""
-    url = (environ.get(URL_ENV) or "").strip() or DEFAULT_URL
+    url = (settings.current(environ).CASE_STORE_URL or "").strip() or DEFAULT_URL
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     return url
@@ -229,9 +228,9 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, future=True, **kwargs)
 
 
-def retention_days(environ: Mapping[str, str] = os.environ) -> int:
+def retention_days(environ: settings.Environ = None) -> int:
     """CASE_RETENTION_DAYS, else the catalogue's ``municipality.retention_days``, else 90."""
-    raw = (environ.get(RETENTION_ENV) or "").strip()
+    raw = (settings.current(environ).CASE_RETENTION_DAYS or "").strip()
     if raw:
         try:
             days = int(raw)
@@ -711,10 +710,10 @@ class CaseStore:
         with self.engine.connect() as connection:
             return [Team(r.id, r.name) for r in connection.execute(sa.select(teams).order_by(teams.c.name))]
 
-    def default_team_id(self, environ: Mapping[str, str] = os.environ) -> Optional[int]:
+    def default_team_id(self, environ: settings.Environ = None) -> Optional[int]:
         """The team a new case goes to: the team named by CASE_DEFAULT_TEAM (created when
         missing), else the only team when there is exactly one, else none (admins only)."""
-        name = " ".join((environ.get(DEFAULT_TEAM_ENV) or "").split())[:100]
+        name = " ".join((settings.current(environ).CASE_DEFAULT_TEAM or "").split())[:100]
         if name:
             team = self.team_by_name(name)
             if team is None:

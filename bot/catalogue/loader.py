@@ -13,7 +13,9 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
-from .model import DEFAULT_CATALOGUE, ENV_VAR, PROJECT_ROOT, Catalogue, CatalogueError
+from bot import settings
+
+from .model import DEFAULT_CATALOGUE, PROJECT_ROOT, Catalogue, CatalogueError
 from .published import clear_cache as clear_published, database_mode, load_published
 from .validate import validate_path
 
@@ -29,7 +31,7 @@ def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:
     A relative path that does not exist from the working directory is tried from the project
     root, so ``OPVOED_CATALOGUE=catalogue/x.yml`` works from anywhere.
     """
-    raw = path if path not in (None, "") else (os.environ.get(ENV_VAR) or "").strip()
+    raw = path if path not in (None, "") else (settings.current().OPVOED_CATALOGUE or "").strip()
     candidate = Path(raw).expanduser() if raw else DEFAULT_CATALOGUE
     if not candidate.is_absolute() and not candidate.exists():
         from_root = PROJECT_ROOT / candidate

@@ -20,19 +20,20 @@ Only SQLAlchemy is used here (no import of bot.cases): the catalogue is a domain
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from .model import CATALOGUE_DIR, DEFAULT_CATALOGUE, ENV_VAR, Catalogue, CatalogueError
+from bot import settings
+
+from .model import CATALOGUE_DIR, DEFAULT_CATALOGUE, Catalogue, CatalogueError
 from .validate import validate_text
 
 logger = logging.getLogger(__name__)
@@ -41,22 +42,23 @@ SOURCE_ENV = "OPVOED_CATALOGUE_SOURCE"
 REFRESH_ENV = "OPVOED_CATALOGUE_REFRESH_SECONDS"
 SEED_ENV = "OPVOED_CATALOGUE_SEED"
 STORE_ENV = "CASE_STORE_URL"
-DEFAULT_REFRESH_SECONDS = 15.0
+DEFAULT_REFRESH_SECONDS = float(settings.Settings.default(REFRESH_ENV))
 # the stored document is checked as if it were this file: includes are found in catalogue/
 DOCUMENT_PATH = CATALOGUE_DIR / "gemeente-database.yml"
 SEED_ACTOR = "system"
 
 
-def database_mode(environ: Mapping[str, str] = os.environ) -> bool:
+def database_mode(environ: settings.Environ = None) -> bool:
     """True when the catalogue in use is the one published in the database: no file is named
     (OPVOED_CATALOGUE wins) and OPVOED_CATALOGUE_SOURCE=database."""
-    if (environ.get(ENV_VAR) or "").strip():
+    values = settings.current(environ)
+    if (values.OPVOED_CATALOGUE or "").strip():
         return False
-    return (environ.get(SOURCE_ENV) or "").strip().lower() == "database"
+    return (values.OPVOED_CATALOGUE_SOURCE or "").strip().lower() == "database"
 
 
-def refresh_seconds(environ: Mapping[str, str] = os.environ) -> float:
-    raw = (environ.get(REFRESH_ENV) or "").strip()
+def refresh_seconds(environ: settings.Environ = None) -> float:
+    raw = (settings.current(environ).OPVOED_CATALOGUE_REFRESH_SECONDS or "").strip()
     try:
         value = float(raw) if raw else DEFAULT_REFRESH_SECONDS
     except ValueError:
@@ -65,11 +67,9 @@ def refresh_seconds(environ: Mapping[str, str] = os.environ) -> float:
     return min(max(value, 0.0), 60.0)
 
 
-def store_url(environ: Mapping[str, str] = os.environ) -> str:
+def store_url(environ: settings.Environ = None) -> str:
     """The case store's URL (CASE_STORE_URL, else var/cases.db), as bot.settings says."""
-    from bot import settings
-
-    url = settings.defaults(environ)[STORE_ENV].strip()
+    url = settings.current(environ).CASE_STORE_URL.strip()
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     return url
@@ -92,9 +92,9 @@ def engine_for(url: str) -> Engine:
         return engine
 
 
-def seed_document(environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
+def seed_document(environ: settings.Environ = None) -> tuple[str, str]:
     """(text, name) of the file a fresh database starts from."""
-    raw = (environ.get(SEED_ENV) or "").strip()
+    raw = (settings.current(environ).OPVOED_CATALOGUE_SEED or "").strip()
     path = Path(raw).expanduser() if raw else DEFAULT_CATALOGUE
     return path.read_text(encoding="utf-8"), path.name
 
@@ -103,7 +103,7 @@ def utcnow_naive() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def ensure_seeded(engine: Engine, environ: Mapping[str, str] = os.environ) -> bool:
+def ensure_seeded(engine: Engine, environ: settings.Environ = None) -> bool:
     """Version 1 and the draft from the shipped file when the database has no catalogue yet.
     True when this call seeded it. Safe when several servers start together."""
     with engine.connect() as connection:
@@ -164,20 +164,21 @@ _cache: dict[str, _Cached] = {}
 _lock = threading.Lock()
 
 
-def load_published(url: Optional[str] = None, environ: Mapping[str, str] = os.environ,
+def load_published(url: Optional[str] = None, environ: settings.Environ = None,
                    clock=time.monotonic) -> Catalogue:
     """The newest published catalogue (cached; the number is checked every few seconds)."""
-    url = url or store_url(environ)
+    values = settings.current(environ)  # read once for this call
+    url = url or store_url(values)
     now = clock()
     with _lock:
         cached = _cache.get(url)
-        if cached is not None and now - cached.checked < refresh_seconds(environ):
+        if cached is not None and now - cached.checked < refresh_seconds(values):
             return cached.catalogue
         engine = engine_for(url)
         try:
             number = newest_number(engine)
             if number is None:
-                ensure_seeded(engine, environ)
+                ensure_seeded(engine, values)
                 number = newest_number(engine)
         except (OperationalError, ProgrammingError) as error:
             if cached is not None:  # the database is away for a moment: keep what we have
@@ -189,7 +190,7 @@ def load_published(url: Optional[str] = None, environ: Mapping[str, str] = os.en
             # seeded from, until the next check finds the tables
             logger.warning("support catalogue: the database cannot be read (%s); using the seed file "
                            "until it can (run `python -m bot.cases upgrade`)", type(error).__name__)
-            text, _name = seed_document(environ)
+            text, _name = seed_document(values)
             catalogue = build(text)
             _cache[url] = _Cached(0, catalogue, now)
             return catalogue

@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
-import os
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Mapping, Optional
+from typing import Callable, Optional
 
 from bot import settings
-
-logger = logging.getLogger(__name__)
 
 SECRET_ENV = "SENDER_ID_SECRET"
 SECRET_FILE = settings.VAR_DIR / "sender-id-secret"
@@ -39,25 +34,9 @@ _NOT_DIGITS = re.compile(r"\D")
 _PHONE = re.compile(r"^(?:whatsapp:)?\s*\+?[\d\s\-().]{6,}$")
 
 
-def load_secret(environ: Mapping[str, str] = os.environ, secret_file: Path = SECRET_FILE) -> bytes:
+def load_secret(environ: settings.Environ = None, secret_file: Path = SECRET_FILE) -> bytes:
     """``SENDER_ID_SECRET`` when set; else the generated secret in ``secret_file`` (created once)."""
-    value = environ.get(SECRET_ENV, "")
-    if value:
-        return value.encode("utf-8")
-    if secret_file.is_file():
-        stored = secret_file.read_text(encoding="utf-8").strip()
-        if stored:
-            return stored.encode("utf-8")
-    secret_file.parent.mkdir(parents=True, exist_ok=True)
-    generated = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process was first: use its secret
-        return secret_file.read_text(encoding="utf-8").strip().encode("utf-8")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(generated + "\n")
-    logger.info("sender-id secret generated in %s (set %s to choose one)", secret_file, SECRET_ENV)
-    return generated.encode("utf-8")
+    return settings.secret(SECRET_ENV, secret_file, environ)[0].encode("utf-8")
 
 
 def normalise_number(value: str) -> str:

@@ -33,10 +33,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 import rasa.core.channels.channel
 from itsdangerous import BadSignature, Signer
@@ -93,16 +92,17 @@ def sender_of(signed: str) -> str:
     return signed.rsplit(".", 1)[0]
 
 
-def web_origins(environ: Mapping[str, str] = os.environ) -> List[str]:
+def web_origins(environ: settings.Environ = None) -> List[str]:
     """The allowed origins: ``WEB_ORIGINS`` (comma-separated), else the web server's own."""
-    listed = [o.strip().rstrip("/") for o in (environ.get("WEB_ORIGINS") or "").split(",") if o.strip()]
+    values = settings.current(environ)
+    listed = [o.strip().rstrip("/") for o in (values.WEB_ORIGINS or "").split(",") if o.strip()]
     if listed:
         return listed
-    port = environ.get("WEB_PORT") or "8080"
+    port = values.value("WEB_PORT")
     return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
 
-def client_manager(environ: Mapping[str, str] = os.environ) -> Optional[AsyncRedisManager]:
+def client_manager(environ: settings.Environ = None) -> Optional[AsyncRedisManager]:
     """With several Rasa servers (``LOCK_STORE_TYPE=redis``) socket.io messages go through their
     shared Redis, so a reply that any server sends (a professional's answer from the console
     reaches whichever server takes the API call) arrives at the server holding the parent's

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 from urllib.parse import parse_qs
 
@@ -38,7 +37,7 @@ from sanic.response import HTTPResponse
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from bot import erasure, ratelimit
+from bot import erasure, ratelimit, settings
 from bot.cases import delivery
 from bot.cases.delivery import DELIVERED, DELIVERY_KEY, NO_NUMBER, Outcome, ReplyRoutes
 from bot.channels.input_limits import MAX_MESSAGE_CHARS, TOO_LONG_REPLY, clean_text
@@ -57,7 +56,7 @@ WINDOW_ERROR_CODES = {63016}  # "outside the allowed window" (WhatsApp through T
 def _setting(credentials: Dict[Text, Any], key: str, env_key: str) -> Optional[str]:
     value = credentials.get(key)
     if value in (None, ""):
-        value = os.environ.get(env_key) or None
+        value = getattr(settings.current(), env_key) or None
     return str(value) if value is not None else None
 
 

@@ -43,7 +43,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import time
 from collections import OrderedDict
@@ -73,8 +72,8 @@ def _kind_label(kind: Any) -> str:
     return kind if isinstance(kind, str) and kind in _LOGGED_KINDS else "other"
 
 
-DEFAULT_API_BASE = "https://graph.facebook.com/v21.0"
-DEFAULT_TEMPLATE = "opvoedmaatje_followup"
+DEFAULT_API_BASE = settings.Settings.default("WHATSAPP_API_BASE")
+DEFAULT_TEMPLATE = settings.Settings.default("WHATSAPP_TEMPLATE")
 WINDOW_SECONDS = 24 * 3600
 
 # Meta's limits (Cloud API, interactive messages).
@@ -102,11 +101,12 @@ RETRYABLE_GRAPH_CODES = {1, 2, 4, 80007, 130429, 131000, 131016, 131056}
 WINDOW_GRAPH_CODES = {131047}
 
 
-def _env(credentials: Mapping[str, Any], key: str, env_key: str, default: str = "") -> str:
+def _env(values: settings.Settings, credentials: Mapping[str, Any], key: str, env_key: str) -> str:
+    """``credentials[key]``, else the setting ``env_key``, else its default (bot/settings.py)."""
     value = credentials.get(key)
     if value in (None, ""):
-        value = os.environ.get(env_key, default)
-    return str(value or default)
+        value = getattr(values, env_key)
+    return str(value or values.default(env_key) or "")
 
 
 @dataclass(frozen=True)
@@ -134,28 +134,28 @@ class WhatsAppConfig:
     def from_env(cls, credentials: Optional[Mapping[str, Any]] = None) -> "WhatsAppConfig":
         """Credentials entries win over env (keys: app_secret, verify_token, access_token, ...)."""
         c = credentials or {}
+        values = settings.current()
         try:
-            ttl = float(_env(c, "number_ttl", "WHATSAPP_NUMBER_TTL", str(WINDOW_SECONDS)))
+            ttl = float(_env(values, c, "number_ttl", "WHATSAPP_NUMBER_TTL"))
         except ValueError:
             ttl = float(WINDOW_SECONDS)
         try:
-            max_age = float(_env(c, "max_message_age", "WHATSAPP_MAX_MESSAGE_AGE", str(WINDOW_SECONDS)))
+            max_age = float(_env(values, c, "max_message_age", "WHATSAPP_MAX_MESSAGE_AGE"))
         except ValueError:
             max_age = float(WINDOW_SECONDS)
         if not max_age > 0:
             max_age = float(WINDOW_SECONDS)
         return cls(
-            app_secret=_env(c, "app_secret", "WHATSAPP_APP_SECRET"),
-            verify_token=_env(c, "verify_token", "WHATSAPP_VERIFY_TOKEN"),
-            access_token=_env(c, "access_token", "WHATSAPP_ACCESS_TOKEN"),
-            phone_number_id=_env(c, "phone_number_id", "WHATSAPP_PHONE_NUMBER_ID"),
-            api_base=_env(c, "api_base", "WHATSAPP_API_BASE", DEFAULT_API_BASE).rstrip("/"),
-            template=_env(c, "template", "WHATSAPP_TEMPLATE", DEFAULT_TEMPLATE),
-            template_language=_env(c, "template_language", "WHATSAPP_TEMPLATE_LANGUAGE", "nl"),
-            followup_template=_env(c, "followup_template", "WHATSAPP_FOLLOWUP_TEMPLATE",
-                                   settings.defaults({})["WHATSAPP_FOLLOWUP_TEMPLATE"]),
-            followup_template_language=_env(c, "followup_template_language", "WHATSAPP_FOLLOWUP_TEMPLATE_LANGUAGE",
-                                            settings.defaults({})["WHATSAPP_FOLLOWUP_TEMPLATE_LANGUAGE"]),
+            app_secret=_env(values, c, "app_secret", "WHATSAPP_APP_SECRET"),
+            verify_token=_env(values, c, "verify_token", "WHATSAPP_VERIFY_TOKEN"),
+            access_token=_env(values, c, "access_token", "WHATSAPP_ACCESS_TOKEN"),
+            phone_number_id=_env(values, c, "phone_number_id", "WHATSAPP_PHONE_NUMBER_ID"),
+            api_base=_env(values, c, "api_base", "WHATSAPP_API_BASE").rstrip("/"),
+            template=_env(values, c, "template", "WHATSAPP_TEMPLATE"),
+            template_language=_env(values, c, "template_language", "WHATSAPP_TEMPLATE_LANGUAGE"),
+            followup_template=_env(values, c, "followup_template", "WHATSAPP_FOLLOWUP_TEMPLATE"),
+            followup_template_language=_env(values, c, "followup_template_language",
+                                            "WHATSAPP_FOLLOWUP_TEMPLATE_LANGUAGE"),
             number_ttl=ttl,
             max_message_age=max_age,
         )

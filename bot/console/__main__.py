@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from typing import Optional
 
+from bot import settings
 from bot.cases import CaseStore, store_url
 
 from .auth import hash_password, password_problem
 
 
 def _password() -> Optional[str]:
-    from_env = os.environ.get("CONSOLE_ADMIN_PASSWORD")
+    from_env = settings.current().CONSOLE_ADMIN_PASSWORD
     if from_env:
         return from_env
     first = getpass.getpass("Wachtwoord: ")

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional
 
 from flask import Flask, redirect, url_for
 
-import os
+from bot import settings
 
 from . import blueprint
 from .security import apply_proxy_fix, trusted_proxies
@@ -18,7 +18,7 @@ from .security import apply_proxy_fix, trusted_proxies
 def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     app = Flask(__name__)
     app.config.update(dict(config or {}))
-    proxies = app.config.get("CONSOLE_TRUSTED_PROXIES", os.environ.get("CONSOLE_TRUSTED_PROXIES"))
+    proxies = app.config.get("CONSOLE_TRUSTED_PROXIES", settings.current().CONSOLE_TRUSTED_PROXIES)
     apply_proxy_fix(app, trusted_proxies(proxies))
     app.register_blueprint(blueprint)
 

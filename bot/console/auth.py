@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import threading
 import time
 from typing import Any, Callable, Mapping, Optional
@@ -303,7 +302,7 @@ class Throttle:
         self.counters.delete(f"fail:{key}", f"level:{key}", f"lock:{key}")
 
 
-def throttle_from_settings(environ: Mapping[str, str] = os.environ, **kwargs: Any) -> Throttle:
+def throttle_from_settings(environ: Optional[Mapping[str, str]] = None, **kwargs: Any) -> Throttle:
     """Kept in Redis when the settings share one (``LOCK_STORE_TYPE=redis``), else in memory."""
     from bot import settings
 

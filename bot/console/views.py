@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -18,11 +17,10 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from bot import handoff, situations
+from bot import handoff, settings, situations
 from bot.cases import CaseError, CaseStore, ClaimConflict, User, store_url
 from bot.cases.crypto import InvalidToken
 from bot.cases.schema import ROLE_AREAS, ROLES
-from bot.settings import write_secret_file
 from bot.vocabulary import TZ
 
 from .auth import (
@@ -58,30 +56,17 @@ blueprint = Blueprint(
 
 # --- set-up on the registering app ---------------------------------------------------------
 
-def _setting(app: Flask, key: str, default: Optional[str] = None) -> Optional[str]:
+def _setting(app: Flask, key: str) -> Optional[str]:
+    """``app.config[key]``, else the setting (bot/settings.py), else its default."""
     value = app.config.get(key)
-    if value in (None, ""):
-        value = os.environ.get(key)
-    return value if value not in (None, "") else default
+    return value if value not in (None, "") else settings.current().value(key)
 
 
 def _secret_key(app: Flask) -> str:
-    configured = _setting(app, "CONSOLE_SECRET_KEY")
+    configured = app.config.get("CONSOLE_SECRET_KEY")
     if configured:
         return configured
-    if SECRET_FILE.is_file() and SECRET_FILE.read_text().strip():
-        return SECRET_FILE.read_text().strip()
-    SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    try:  # mode 0600 from creation: never readable by others, not even for a moment
-        write_secret_file(SECRET_FILE, key + "\n")
-    except FileExistsError:  # another process was first (or left it empty): use or replace that
-        existing = SECRET_FILE.read_text().strip()
-        if existing:
-            return existing
-        SECRET_FILE.unlink()
-        write_secret_file(SECRET_FILE, key + "\n")
-    return key
+    return settings.secret("CONSOLE_SECRET_KEY", SECRET_FILE, generate=lambda: secrets.token_urlsafe(48))[0]
 
 
 def init_console(app: Flask) -> None:
@@ -90,14 +75,14 @@ def init_console(app: Flask) -> None:
         return
     if not app.secret_key:
         app.secret_key = _secret_key(app)
-    hours = float(_setting(app, "CONSOLE_SESSION_HOURS", "8") or 8)
+    hours = float(_setting(app, "CONSOLE_SESSION_HOURS") or 8)
     if app.config.get("PERMANENT_SESSION_LIFETIME") in (None, FLASK_DEFAULT_LIFETIME):
         app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=hours)
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     # Secure unless plain-http localhost (bot/console/security.py); CONSOLE_COOKIE_SECURE forces it
-    app.config["CONSOLE_COOKIE_SECURE"] = _setting(app, "CONSOLE_COOKIE_SECURE", "auto")
+    app.config["CONSOLE_COOKIE_SECURE"] = _setting(app, "CONSOLE_COOKIE_SECURE")
     if type(app.session_interface) is SecureCookieSessionInterface:
         app.session_interface = ConsoleSessionInterface()
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the login
@@ -143,11 +128,9 @@ def store() -> CaseStore:
 def rasa() -> RasaClient:
     state = _state()
     if state["rasa"] is None:
-        from bot import settings
-
         base = (_setting(current_app, "RASA_API_URL") or _setting(current_app, "RASA_URL")
-                or f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}")
-        token = _setting(current_app, "RASA_AUTH_TOKEN") or settings.auth_token(os.environ)[0]
+                or f"http://127.0.0.1:{settings.current().RASA_PORT}")
+        token = current_app.config.get("RASA_AUTH_TOKEN") or settings.auth_token()[0]
         state["rasa"] = RasaClient(base, token)
     return state["rasa"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from datetime import datetime, timezone
 from typing import List, Optional
@@ -29,11 +28,10 @@ def _parse_now(value: str) -> datetime:
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
 
 
-def rasa_client(environ=os.environ) -> RasaClient:
-    values = settings.defaults(environ)
-    base = (environ.get("RASA_API_URL") or environ.get("RASA_URL")
-            or f"http://127.0.0.1:{values['RASA_PORT']}")
-    return RasaClient(base, settings.auth_token(environ)[0])
+def rasa_client(environ: settings.Environ = None) -> RasaClient:
+    values = settings.current(environ)
+    base = values.RASA_API_URL or values.RASA_URL or f"http://127.0.0.1:{values.RASA_PORT}"
+    return RasaClient(base, settings.auth_token(values)[0])
 
 
 def main(argv: Optional[List[str]] = None) -> int:

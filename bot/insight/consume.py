@@ -24,6 +24,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, List, Optional
 
+from bot import settings
 from bot.stats_broker import DEFAULT_EXCHANGE, DEFAULT_QUEUE
 
 from .sink import InsightSink
@@ -33,7 +34,6 @@ PREFETCH = 200
 BATCH = 100  # records per transaction
 BATCH_WAIT = 0.05  # seconds to wait for more of a batch
 MAX_BACKOFF = 30.0
-DEFAULT_PORT = "5056"
 
 
 class Consumer:
@@ -144,17 +144,18 @@ def _health_server(port: int, consumer: Consumer) -> ThreadingHTTPServer:
 
 
 def main(argv: Optional[list] = None) -> int:
+    values = settings.current()
     parser = argparse.ArgumentParser(description="Read the anonymous statistics into the insight aggregates.")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("INSIGHT_PORT") or DEFAULT_PORT))
+    parser.add_argument("--port", type=int, default=int(values.value("INSIGHT_PORT")))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    url = (os.environ.get("EVENT_BROKER_URL") or "").strip()
+    url = (values.EVENT_BROKER_URL or "").strip()
     if not url:
         print("EVENT_BROKER_URL is not set: there is nothing to consume.", file=sys.stderr)
         return 2
-    exit_after = os.environ.get("INSIGHT_EXIT_AFTER")
-    consumer = Consumer(url, InsightSink.from_url(), queue=os.environ.get("EVENT_BROKER_QUEUE", ""),
-                        exchange=os.environ.get("EVENT_BROKER_EXCHANGE", ""),
+    exit_after = values.INSIGHT_EXIT_AFTER
+    consumer = Consumer(url, InsightSink.from_url(), queue=values.EVENT_BROKER_QUEUE,
+                        exchange=values.EVENT_BROKER_EXCHANGE,
                         exit_after=int(exit_after) if exit_after else None)
     server = _health_server(args.port, consumer) if args.port else None
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import threading
 from typing import Any, Dict, Optional, Text
 
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import settings
 from bot.stats_broker import AnonymousStatsBroker
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class InProcessInsightBroker(AnonymousStatsBroker):
         url = (broker_config.url or "").strip() if broker_config is not None else ""
         if url:
             return await AnonymousStatsBroker.from_endpoint_config(broker_config, event_loop)
-        if os.environ.get("INSIGHT_IN_PROCESS", "").strip().lower() in ("1", "true", "yes", "on"):
+        if (settings.current().INSIGHT_IN_PROCESS or "").strip().lower() in ("1", "true", "yes", "on"):
             logger.info("stats: no EVENT_BROKER_URL; the insight counts in this process")
             kwargs = broker_config.kwargs if broker_config is not None else {}
             return cls(hash_key=str(kwargs.get("hash_key") or ""))

@@ -21,7 +21,6 @@ made cannot be told apart from the others and names nobody.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable, List, Mapping, Optional, Tuple
 
@@ -72,7 +71,7 @@ def erasure_days(now: Optional[datetime] = None) -> List[date]:
     return [today + timedelta(days=offset) for offset in range(-(KEEP_DAYS + 1), 2)]
 
 
-def hash_keys(environ: Mapping[str, str] = os.environ) -> List[str]:
+def hash_keys(environ: Optional[Mapping[str, str]] = None) -> List[str]:
     """Every key the conversation hashes of this process can be made with."""
     from bot.stats_broker import link_keys
 
@@ -90,7 +89,7 @@ def conversation_hashes(sender_id: str, keys: Iterable[str], days: Iterable[date
 
 def erase_conversation(engine: Engine, sender_id: str, now: Optional[datetime] = None,
                        keys: Optional[Iterable[str]] = None,
-                       environ: Mapping[str, str] = os.environ) -> int:
+                       environ: Optional[Mapping[str, str]] = None) -> int:
     """Delete the insight's working rows of one conversation (its daily labels); how many.
     Without a key (no statistics in this process) nothing can be identified, so nothing is done."""
     keys = list(hash_keys(environ) if keys is None else keys)

@@ -8,15 +8,15 @@ makes it the newest version, which every server uses within a minute. Every chan
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date, timedelta
 from typing import Any, Optional
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from bot import settings
 from bot.catalogue.hours import to_local
-from bot.catalogue.model import ENV_VAR, LEVELS, Catalogue, Offer, reference
+from bot.catalogue.model import LEVELS, Catalogue, Offer, reference
 from bot.catalogue.published import database_mode
 from bot.catalogue.recommend import Recommendation, format_offer
 from bot.catalogue.validate import STALE_AFTER_DAYS
@@ -105,7 +105,7 @@ def offers() -> Any:
         newest=cat_store.newest(), changed=cat_store.draft_changed(),
         waiting=len(cat_store.proposals(status="new")),
         topic_names=reference().topic_labels,
-        file_in_use=None if database_mode() else (os.environ.get(ENV_VAR) or "").strip() or "catalogue/voorbeeldstad.yml",
+        file_in_use=None if database_mode() else (settings.current().OPVOED_CATALOGUE or "").strip() or "catalogue/voorbeeldstad.yml",
     )
 
 

@@ -5,13 +5,13 @@ names neither the address nor the text."""
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
-from bot.notify import EmailNotifier, _starttls_setting
+from bot import settings
+from bot.notify import EmailNotifier, smtp_settings
 
 logger = logging.getLogger(__name__)
 
@@ -51,22 +51,14 @@ class ProposerMail(EmailNotifier):
 
 
 class ProposerNotifier:
-    def __init__(self, environ: Mapping[str, str] = os.environ):
+    def __init__(self, environ: settings.Environ = None):
         self.environ = environ
 
     def _send(self, address: Optional[str], text: str) -> bool:
-        host = (self.environ.get("SMTP_HOST") or "").strip()
-        if not address or not host:
+        smtp = smtp_settings(self.environ)
+        if not address or not smtp:
             return False
-        try:
-            port = int(self.environ.get("SMTP_PORT") or 25)
-        except ValueError:
-            port = 25
-        mail = ProposerMail(
-            host=host, port=port, recipients=[address],
-            sender=(self.environ.get("NOTIFY_EMAIL_FROM") or "opvoedmaatje@localhost").strip(),
-            user=self.environ.get("SMTP_USER") or None, password=self.environ.get("SMTP_PASSWORD") or None,
-            starttls=_starttls_setting(self.environ.get("SMTP_STARTTLS")), text=text)
+        mail = ProposerMail(recipients=[address], text=text, **smtp)
         try:
             mail.send(None)
         except Exception as error:  # noqa: BLE001 - a mail problem never breaks the console
@@ -86,5 +78,5 @@ class ProposerNotifier:
         return self._send(proposal.contact_email, DECLINED.format(name=self._name(proposal), reason=reason))
 
 
-def proposer_notifier(environ: Mapping[str, str] = os.environ) -> ProposerNotifier:
+def proposer_notifier(environ: settings.Environ = None) -> ProposerNotifier:
     return ProposerNotifier(environ)

@@ -9,13 +9,13 @@ comes from ProxyFix), a honeypot field that people do not see, length limits and
 from __future__ import annotations
 
 import logging
-import os
 import re
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from bot import settings
 from bot.catalogue.model import reference
 from bot.ratelimit import MemoryBuckets, address_group, bucket_key
 
@@ -27,7 +27,7 @@ from .store import CatalogueStore
 logger = logging.getLogger(__name__)
 
 RATE_ENV = "PROPOSALS_PER_HOUR"
-DEFAULT_PER_HOUR = 5
+DEFAULT_PER_HOUR = int(settings.Settings.default(RATE_ENV))
 HONEYPOT = "website"
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$")
 # field -> (limit, required)
@@ -42,9 +42,9 @@ public = Blueprint("proposals", __name__, template_folder="templates", static_fo
                    static_url_path="/aanbod-voorstellen/static")
 
 
-def per_hour(environ: Mapping[str, str] = os.environ) -> int:
+def per_hour(environ: settings.Environ = None) -> int:
     try:
-        return max(0, int((environ.get(RATE_ENV) or "").strip() or DEFAULT_PER_HOUR))
+        return max(0, int((settings.current(environ).PROPOSALS_PER_HOUR or "").strip() or DEFAULT_PER_HOUR))
     except ValueError:
         logger.warning("%s is not a whole number; using %d", RATE_ENV, DEFAULT_PER_HOUR)
         return DEFAULT_PER_HOUR

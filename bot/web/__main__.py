@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from waitress import serve
 
+from bot import settings
 from bot.web.app import create_app
 
 
 def main() -> int:
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    port = int(os.environ.get("WEB_PORT") or 8080)
+    values = settings.current()
+    logging.basicConfig(level=values.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    port = int(values.value("WEB_PORT"))
     app = create_app()
     logging.getLogger(__name__).info("web server on http://127.0.0.1:%d (chat talks to %s)",
                                      port, app.config["RASA_URL"])

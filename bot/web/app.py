@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -41,9 +39,10 @@ CONSOLE_MODULE = "bot.console.blueprint"
 DEFAULT_RETENTION_DAYS = 90
 
 
-def rasa_url(environ: Mapping[str, str] = os.environ) -> str:
-    url = (environ.get("RASA_URL") or "").strip().rstrip("/")
-    return url or f"http://127.0.0.1:{environ.get('RASA_PORT') or '5005'}"
+def rasa_url(environ: settings.Environ = None) -> str:
+    values = settings.current(environ)
+    url = (values.RASA_URL or "").strip().rstrip("/")
+    return url or f"http://127.0.0.1:{values.value('RASA_PORT')}"
 
 
 def socket_origins(url: str) -> str:
@@ -69,21 +68,8 @@ def retention_days() -> int:
     return DEFAULT_RETENTION_DAYS
 
 
-def _secret_key(environ: Mapping[str, str], key_file: Path = SECRET_KEY_FILE) -> str:
-    key = environ.get("WEB_SECRET_KEY")
-    if key:
-        return key
-    if key_file.is_file() and key_file.read_text(encoding="utf-8").strip():
-        return key_file.read_text(encoding="utf-8").strip()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key + "\n")
-    return key
+def _secret_key(environ: settings.Environ, key_file: Path = SECRET_KEY_FILE) -> str:
+    return settings.secret("WEB_SECRET_KEY", key_file, environ)[0]
 
 
 def _console_blueprint() -> Optional[Blueprint]:
@@ -206,18 +192,18 @@ def security_headers(answer: Response) -> Response:
 
 def create_app(environ: Optional[Mapping[str, str]] = None) -> Flask:
     """The web app: demo page, its assets, and the console when ``bot.console`` provides one."""
-    environ = os.environ if environ is None else environ
+    values = settings.current(environ)
     app = Flask(__name__, static_folder=None)
     app.config.update(
-        RASA_URL=rasa_url(environ),
-        SECRET_KEY=_secret_key(environ),
+        RASA_URL=rasa_url(values),
+        SECRET_KEY=_secret_key(values),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         JSON_AS_ASCII=False,
         RETENTION_DAYS=retention_days(),
     )
     # the client address (login throttling, logs) and scheme (HSTS, Secure cookie) behind proxies
-    apply_proxy_fix(app, trusted_proxies(environ.get("CONSOLE_TRUSTED_PROXIES")))
+    apply_proxy_fix(app, trusted_proxies(values.CONSOLE_TRUSTED_PROXIES))
     app.register_blueprint(site)
     console = _console_blueprint()
     if console is not None:
