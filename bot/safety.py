@@ -39,7 +39,7 @@ from bot.situations import SITUATIONS
 CRISIS_PREFIX = "crisis_"
 SAFETY_CHECK, SAFETY_NO = "safety_check", "safety_no"  # the safety question, and its "nee"
 SAFETY_INTENTS = (SAFETY_CHECK, SAFETY_NO)
-CRISIS_THRESHOLD, ASK_THRESHOLD = 0.7, 0.35  # defaults; config.yml sets them for the model
+CRISIS_THRESHOLD, ASK_THRESHOLD = 0.7, 0.4  # defaults; config.yml sets them for the model
 # Chosen on the development sets, where no crisis was lost by them: a pattern that the classifier,
 # reading the whole message, does not bear out (crisis mass below DOUBTED_PATTERN, or below
 # DOUBTED_QUESTION in a question) asks the safety question instead of answering with a crisis

@@ -10,7 +10,6 @@ Markdown report under reports/.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import os
 import subprocess
@@ -23,7 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 
 from bot import model_cache
-from bot.evaluation import crisis_blind, languages, metrics
+from bot.evaluation import agent as evaluation_agent, crisis_blind, languages, metrics
 from bot.evaluation import triage as triage_eval  # issue 8: triage on tests/data/triage_eval.yml
 from bot.settings import PROJECT_ROOT
 from bot.safety import situation_of_intent
@@ -46,10 +45,7 @@ def train_nlu(config: Path, out: Path, name: str) -> tuple[Path, float]:
 
 class Parser:
     def __init__(self, model: Path):
-        from rasa.core.agent import Agent
-
-        self.agent = Agent.load(str(model))
-        self.loop = asyncio.new_event_loop()
+        self.agent, self.loop = evaluation_agent.load(model)
 
     def parse(self, text: str) -> Dict[str, Any]:
         return self.loop.run_until_complete(self.agent.parse_message(text))

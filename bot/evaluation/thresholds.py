@@ -10,18 +10,17 @@ pair goes into config.yml, and ``make eval`` then measures it on the blind set.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import pickle
 from collections import Counter
+from contextlib import contextmanager
 from itertools import product
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
 
 from bot import safety
-from bot.evaluation import crisis_blind
+from bot.evaluation import agent as evaluation_agent, crisis_blind
 from bot.evaluation.crisis_blind import ASK, CRISIS, NONE, Case, Outcome
 from bot.settings import PROJECT_ROOT
 
@@ -55,12 +54,7 @@ TurnEvidence = List[safety.Evidence]  # one per turn of a case
 
 def collect(cases: Sequence[Case], model: Path) -> List[TurnEvidence]:
     """The detector's evidence for every turn of every case, through the trained model."""
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.WARNING)  # not a debug line per parsed message
-    agent = Agent.load(str(model))
-    loop = asyncio.new_event_loop()
+    agent, loop = evaluation_agent.load(model)
     parse = crisis_blind.parser_with_conversation(agent, loop)
     seen: List[safety.Evidence] = []
     original = safety.assess
@@ -109,8 +103,33 @@ def near_miss_sources(near_evidence: Sequence[TurnEvidence], crisis_threshold: f
     return Counter((v.kind, v.source) for v in verdicts if v.kind != safety.NONE)
 
 
+@contextmanager
+def patterns_matched_once() -> Iterator[None]:
+    """The crisis patterns do not depend on the thresholds: match each text once per sweep."""
+    original = safety.detect_crisis
+    seen: Dict[Tuple[str, Optional[Tuple[str, ...]]], Any] = {}
+
+    def remembered(text: str, lemmas: Optional[Sequence[str]] = None) -> Any:
+        key = (text, tuple(lemmas) if lemmas else None)
+        if key not in seen:
+            seen[key] = original(text, lemmas)
+        return seen[key]
+
+    safety.detect_crisis = remembered
+    try:
+        yield
+    finally:
+        safety.detect_crisis = original
+
+
 def sweep(crises: Sequence[Case], crisis_evidence: Sequence[TurnEvidence], near: Sequence[Case],
           near_evidence: Sequence[TurnEvidence]) -> Iterator[Dict[str, float]]:
+    with patterns_matched_once():
+        yield from _sweep(crises, crisis_evidence, near, near_evidence)
+
+
+def _sweep(crises: Sequence[Case], crisis_evidence: Sequence[TurnEvidence], near: Sequence[Case],
+           near_evidence: Sequence[TurnEvidence]) -> Iterator[Dict[str, float]]:
     named = [i for i, case in enumerate(crises) if case.situation != _SIGNAL_ONLY]
     for crisis_t, ask_t in product(CRISIS_GRID, ASK_GRID):
         if ask_t >= crisis_t:
