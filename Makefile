@@ -95,7 +95,7 @@ test: validate $(MODEL) $(NODE_STAMP) $(CHROMIUM) $(AUDIT_VENV)/bin/pip-audit
 # Issue 9: two Rasa servers on PostgreSQL and Redis, 200 conversations x 10 turns, and the fault tests
 # (also part of `make test` wherever PostgreSQL and Redis are reachable).
 test-scale: $(MODEL)
-	$(LANG_ENV) $(PY) -m pytest -m scale tests/test_faults.py tests/test_scale.py
+	$(LANG_ENV) $(PY) -m pytest -m scale tests/e2e/test_faults.py tests/e2e/test_scale.py
 
 # Issue 14: delete conversations and cases past the retention period (make run does this every hour;
 # for cron or a Kubernetes CronJob: python -m bot.purge). Logs counts only.

@@ -74,7 +74,7 @@ def load_table() -> Dict[str, Any]:
 
 
 def phases() -> Dict[str, Tuple[int, int]]:
-    """Phase id -> (first month, last month) (the table's bands agree: tests/test_vocabulary.py)."""
+    """Phase id -> (first month, last month) (the table's bands agree: tests/unit/test_vocabulary.py)."""
     return dict(vocabulary.PHASE_BANDS)
 
 

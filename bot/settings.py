@@ -2,7 +2,7 @@
 
 One place for every environment variable the assistant reads, so that ``make``, ``bot.serve``
 and the tests agree: the pydantic settings class ``Settings`` names each one with its default,
-and no other module of bot/ or actions/ reads the environment (tests/test_settings.py checks
+and no other module of bot/ or actions/ reads the environment (tests/unit/test_settings.py checks
 that). ``current()`` reads the environment at each call (tests change it at run time), or a
 mapping that stands in for it. ``secret()`` is a secret setting, else one generated once into
 var/. ``python -m bot.settings env`` prints ``KEY=value`` words for ``env``; ``python -m bot.settings

@@ -4,7 +4,7 @@ The one definition of the topic ids, the phases with their month bands and label
 severities, the crisis signals, the crisis situations with their signal, the support levels and
 the time zone. Every module that needs one of these imports it from here; the YAML and data files
 that cannot import (domain.yml, data/nlu/, the replies, the NJi table, the catalogue schema) are
-checked against it by tests/test_vocabulary.py.
+checked against it by tests/unit/test_vocabulary.py.
 
 The situations and their signals are defined in knowledge/crisis_situations.yml, beside their
 curated replies; this module reads their names and signals from there (bot.situations reads the

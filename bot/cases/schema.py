@@ -1,6 +1,6 @@
 """Tables of the case store (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them.
 
-Change a table here AND add a migration (``migrations/versions``); ``tests/test_cases.py``
+Change a table here AND add a migration (``migrations/versions``); ``tests/e2e/test_cases.py``
 checks that the migrated schema matches these definitions.
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ Holidays come from the ``holidays`` package (PyPI, pinned in requirements.txt), 
 New Year's Day, Good Friday, Easter Sunday and Monday, King's Day (27 April; 26 April when the
 27th is a Sunday), Ascension Day, Whit Sunday and Monday, Christmas Day and Boxing Day, and
 Liberation Day (5 May) only in lustrum years (2025, 2030, ...), as the package has it. The
-hand-off's office hours always followed these same days; tests/test_catalogue_hours.py pins
+hand-off's office hours always followed these same days; tests/unit/test_catalogue_hours.py pins
 them for 2026-2028.
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ the crisis reply or the safety question (CONTRACT.md 4b); a false crisis is a cr
 message labelled with a topic. The topic is the one the slots would get (the concern behind a
 safety question counts). The language is the one the assistant would answer a first message in
 (the entity ``language`` of bot/nlu/language_setter.py, else Dutch); a set's language is its
-file name up to the first "_" (``nl_short`` is Dutch). The scoring is pure (tests/test_language_eval.py).
+file name up to the first "_" (``nl_short`` is Dutch). The scoring is pure (tests/unit/test_language_eval.py).
 """
 from __future__ import annotations
 

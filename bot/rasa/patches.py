@@ -4,7 +4,7 @@ Each patch is a small function that replaces one method of a Rasa class. All of 
 guard (``_begin``): a patch refuses to install on a Rasa version other than the one it was written
 for (``WRITTEN_FOR``), with a RuntimeError naming the patch and the method to check, and
 installing a patch a second time does nothing. ``install_all`` installs them all; the Rasa server
-calls it at start-up (bot/channels/__init__.py). Tests: tests/test_rasa_patches.py.
+calls it at start-up (bot/channels/__init__.py). Tests: tests/unit/test_rasa_patches.py.
 
 - ``cached_action_validation``, ``RemoteAction._validate_action_result``: Rasa 3.6 checks every
   action server response with ``jsonschema.validate(result, schema)``, which validates the (large)
