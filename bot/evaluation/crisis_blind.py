@@ -8,7 +8,7 @@ detector reads the earlier messages of a two-message case. The outcome of a mess
 - ``ask``: the safety question; the parent is taken to press "Ja", which gives the crisis reply
   of the situation asked about (it counts as a catch, CONTRACT.md 4b);
 - ``none``: an ordinary answer.
-The scoring functions are pure (tests/test_crisis_blind_eval.py).
+The scoring functions are pure (tests/unit/test_crisis_blind_eval.py).
 """
 from __future__ import annotations
 

@@ -31,7 +31,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot import safety
-from bot.languages.switch import is_switch_payload
+from bot.languages.detector import detect as detect_language
+from bot.languages.switch import LANGUAGE_ENTITY as LANGUAGE_SLOT, is_switch_payload
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ PENDING_ENTITY = "pending_situation"
 AGE_ENTITY = "age_months"  # the age extractor's entity and the contract's slot
 SAFETY_QUESTION = "utter_safety_question"
 PAYLOAD_PREFIX = "/"
+DUTCH = "nl"
 
 
 def sent_payloads(tracker: Any) -> Set[str]:
@@ -146,11 +148,23 @@ class CrisisDetector(GraphComponent, IntentClassifier):
         # summed probability of the crisis intents: a crisis at or above crisis_threshold, one
         # safety question between ask_threshold and it (chosen on the development sets; the blind
         # set only measures it: reports/crisis-blind-*.md)
-        return {"crisis_threshold": safety.CRISIS_THRESHOLD, "ask_threshold": safety.ASK_THRESHOLD}
+        return {"crisis_threshold": safety.CRISIS_THRESHOLD, "ask_threshold": safety.ASK_THRESHOLD,
+                "ask_threshold_other_languages": safety.ASK_THRESHOLD}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._crisis = float(config["crisis_threshold"])
         self._ask = float(config["ask_threshold"])
+        self._ask_other = min(self._ask, float(config["ask_threshold_other_languages"]))
+
+    def _ask_threshold(self, text: str, ranking: List[Tuple[str, float]], tracker: Any) -> float:
+        """The crisis patterns read Dutch only, so in another language the classifier is the only
+        sign: there the safety question comes sooner. The language is looked up only when the
+        classifier's crisis mass lies between the two thresholds (rarely)."""
+        mass, _ = safety.crisis_mass(ranking)
+        if not self._ask_other <= mass < self._ask:
+            return self._ask
+        language = detect_language(text, _slot(tracker, LANGUAGE_SLOT)).language
+        return self._ask if language == DUTCH else self._ask_other
 
     @classmethod
     def create(
@@ -176,17 +190,18 @@ class CrisisDetector(GraphComponent, IntentClassifier):
             message.set(TEXT, text)
         earlier, asked = conversation_context(tracker)
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        scores = _ranking(message)
         verdict = safety.assess(
             safety.Evidence(
                 text=text,
-                ranking=_ranking(message),
+                ranking=scores,
                 lemmas=[token.lemma for token in tokens if token.lemma] or None,
                 earlier=earlier,
                 asked=asked,
                 age_months=_age_months(message, tracker),
             ),
             crisis_threshold=self._crisis,
-            ask_threshold=self._ask,
+            ask_threshold=self._ask_threshold(text, scores, tracker),
         )
         if verdict.kind != safety.NONE:
             logger.info("safety: %s %s (%s)", verdict.kind, verdict.situation, verdict.source)

@@ -41,7 +41,7 @@ MODEL_FILE = "linear_intent.skops"
 # The types of a saved model that skops does not trust by itself (its own default list covers the
 # scikit-learn estimators of build_model, numpy and the builtins), exactly as
 # ``skops.io.get_untrusted_types`` lists them for a model this component saved (checked by
-# tests/test_linear_intent.py). A model file with any other type is refused before anything in
+# tests/unit/test_linear_intent.py). A model file with any other type is refused before anything in
 # it is loaded: a model is only ever written by ``persist`` below.
 TRUSTED_TYPES = (
     "scipy.sparse._csr.csr_matrix",  # TfidfTransformer's idf diagonal
@@ -75,6 +75,16 @@ def drop_stop_words(model: Pipeline) -> None:
     for _, vectorizer in model.named_steps["features"].transformer_list:
         if hasattr(vectorizer, "stop_words_"):
             delattr(vectorizer, "stop_words_")
+
+
+def single_precision(model: Pipeline) -> None:
+    """Keep the SVMs' weights as float32, like the TF-IDF features they multiply: the model (one
+    weight per n-gram and intent, for each calibration fold) takes half the memory and disk, and
+    the confidences stay the same to about 1e-6."""
+    for calibrated in model.named_steps["classifier"].calibrated_classifiers_:
+        svm = calibrated.base_estimator
+        svm.coef_ = svm.coef_.astype(np.float32)
+        svm.intercept_ = svm.intercept_.astype(np.float32)
 
 
 def load_trusted(path: Path) -> Pipeline:
@@ -144,6 +154,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         model = build_model(self.config, min(Counter(intents).values()))
         model.fit([e.get(TEXT) for e in examples], np.array(intents))
         drop_stop_words(model)
+        single_precision(model)
         self.model = model
         self.persist()
         return self._resource
