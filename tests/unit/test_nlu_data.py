@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter, defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -57,6 +58,7 @@ def parse_examples(block: str) -> List[str]:
     return result
 
 
+@lru_cache(maxsize=None)  # the data files are read once per test session (the tests only read them)
 def load_nlu_file(path: Path) -> Dict[str, List[str]]:
     with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
@@ -114,6 +116,7 @@ def message_texts(node: Any) -> Iterator[str]:
             yield from message_texts(value)
 
 
+@lru_cache(maxsize=1)
 def training_index() -> Dict[str, str]:
     return {normalise(ex): f"{name}:{intent}" for name, intent, ex in all_examples()}
 
