@@ -138,6 +138,7 @@ class Offer:
     source: str
     last_checked: date
     languages: tuple[str, ...] = ("nl",)
+    descriptions: tuple[tuple[str, str], ...] = ()  # (language code, the municipality's own text)
     cost: str = "free"
     cost_note: str | None = None
     format: str = "individual"  # group, individual, self_help
@@ -150,6 +151,10 @@ class Offer:
     signals: tuple[str, ...] = ()
     origin: str = ""
     line: int | None = None
+
+    def description_in(self, language: str) -> str:
+        """The offer's description in `language` where the municipality gives one, else Dutch."""
+        return dict(self.descriptions).get(language, self.description)
 
     def covers_topic(self, topic: str | None) -> bool:
         """True for 'alle' offers and offers that list `topic`; any offer when topic is None."""
@@ -263,6 +268,8 @@ def build_offer(raw: Mapping[str, Any], *, municipality: str | None, origin: str
         audience=_tuple(raw.get("audience")) or ("parents",),
         signals=_tuple(raw.get("signals")),
         description=" ".join(str(raw["description"]).split()),
+        descriptions=tuple((str(code), " ".join(str(text).split()))
+                           for code, text in (raw.get("descriptions") or {}).items()),
         source=str(raw["source"]),
         last_checked=date.fromisoformat(str(raw["last_checked"])),
         origin=origin,

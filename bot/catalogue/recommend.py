@@ -303,10 +303,12 @@ def _contact_lines(offer: Offer, t: Dict[str, Any]) -> list[str]:
 
 def format_offer(rec: Recommendation, language: str = translations.DUTCH) -> str:
     """One short block in B1 Dutch (or the parent's language): name, what it is, how to reach it,
-    open now or when. The name and description are the municipality's own."""
+    open now or when. The name and description are the municipality's own (the description in the
+    parent's language where the catalogue gives one)."""
     t = offer_texts(language)
     offer = rec.offer
-    parts = [offer.name, offer.description]
+    description = offer.description_in(language)
+    parts = [offer.name, description]
     contact = _contact_lines(offer, t)
     if contact:
         parts.append(". ".join(contact) + ".")
@@ -314,7 +316,7 @@ def format_offer(rec: Recommendation, language: str = translations.DUTCH) -> str
     if offer.hours_note:
         status += " " + " ".join(offer.hours_note.split())
     cost = t["cost"].get(offer.cost)
-    said = f"{offer.description} {status}".casefold()
+    said = f"{description} {status}".casefold()
     if offer.cost_note:
         status += " " + " ".join(offer.cost_note.split())
     elif cost and not (offer.cost == "free" and (t["free_word"] in said or "gratis" in said)):

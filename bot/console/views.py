@@ -21,6 +21,7 @@ from bot import handoff, settings, situations
 from bot.cases import CaseError, CaseStore, ClaimConflict, User, store_url
 from bot.cases.crypto import InvalidToken
 from bot.cases.schema import ROLE_AREAS, ROLES
+from bot.insight.labels import LANGUAGE_NAMES  # issue 17: the language the parent wrote in
 from bot.vocabulary import TZ
 
 from .auth import (
@@ -265,9 +266,6 @@ SIGNAL_LABELS = {
 ROLE_LABELS = {"professional": "medewerker", "admin": "beheerder", "beleid": "beleid (inzicht)",
                "redactie": "redactie (aanbod)"}
 STATUS_LABELS = {"open": "Nieuw", "claimed": "In behandeling", "closed": "Afgesloten"}
-# issue 17: the language the parent wrote in (cases before it have none: Dutch)
-LANGUAGE_LABELS = {"nl": "Nederlands", "en": "Engels", "ar": "Arabisch", "tr": "Turks", "pl": "Pools",
-                   "uk": "Oekraïens"}
 CHANNEL_LABELS = {"socketio": "webchat", "rest": "webchat (REST)", "whatsapp": "WhatsApp"}
 ACTION_LABELS = {
     "created": "aangemaakt", "viewed": "bekeken", "claimed": "opgepakt", "replied": "beantwoord",
@@ -360,7 +358,7 @@ def _helpers() -> dict:
         "situation_label": situations.label,
         "status_label": lambda s: STATUS_LABELS.get(s, s),
         "channel_label": lambda c: CHANNEL_LABELS.get(c or "", c or "onbekend"),
-        "language_label": lambda code: LANGUAGE_LABELS.get(code or "nl", code),
+        "language_label": lambda code: LANGUAGE_NAMES.get(code or "nl", code),
         "action_label": lambda a: ACTION_LABELS.get(a, a),
         "role_label": lambda r: ROLE_LABELS.get(r, r),
         "topic_label": _topic_label,

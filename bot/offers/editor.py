@@ -18,6 +18,8 @@ from bot import settings
 from bot.catalogue.hours import to_local
 from bot.catalogue.model import LEVELS, Catalogue, Offer, reference
 from bot.catalogue.published import database_mode
+from bot.insight.labels import LANGUAGE_NAMES
+from bot.translations import languages as other_languages
 from bot.catalogue.recommend import Recommendation, format_offer
 from bot.catalogue.validate import STALE_AFTER_DAYS
 from bot.console.views import area_required, blueprint, store
@@ -73,6 +75,7 @@ def _choices(catalogue: Optional[Catalogue]) -> dict[str, Any]:
         "scopes": list(SCOPE_LABELS.items()), "costs": list(COST_LABELS.items()),
         "formats": list(FORMAT_LABELS.items()), "audiences": list(AUDIENCE_LABELS.items()),
         "signals": list(SIGNAL_LABELS.items()), "days": list(DAY_LABELS.items()),
+        "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in other_languages()],
     }
 
 

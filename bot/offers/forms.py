@@ -16,12 +16,14 @@ import yaml
 
 from bot.catalogue.hours import HOLIDAY_KEY, WEEKDAYS
 from bot.catalogue.model import Issue
+from bot.translations import languages as other_languages
 
 MESSAGES = Path(__file__).with_name("messages.yml")
 DAYS: tuple[str, ...] = tuple(WEEKDAYS) + (HOLIDAY_KEY,)
 CONTACT_KEYS = ("address", "phone", "whatsapp", "website", "email", "chat")
 HOURS_MODES = {"week": None, "always": "24/7", "appointment": "op afspraak"}
 TEXT_LIMITS = {"description": 300, "hours_note": 200, "cost_note": 200, "decline_reason": 500}
+DESCRIPTION_IN = "description_"  # + a language code: the description in that language (issue 17)
 DEFAULT_LIMIT = 200
 HTML = re.compile(r"[<>]")
 LIST_FIELDS = ("topics", "phases", "neighbourhoods", "audience", "signals")
@@ -53,7 +55,8 @@ def offer_from_form(form: Any) -> tuple[dict, dict[str, str]]:
 
     def text(name: str, limit: Optional[int] = None) -> str:
         value = (form.get(name) or "").strip()
-        problem = text_problem(value, limit or TEXT_LIMITS.get(name, DEFAULT_LIMIT))
+        default = TEXT_LIMITS["description"] if name.startswith(DESCRIPTION_IN) else DEFAULT_LIMIT
+        problem = text_problem(value, limit or TEXT_LIMITS.get(name, default))
         if problem:
             errors[name] = problem
             return ""
@@ -127,6 +130,9 @@ def offer_from_form(form: Any) -> tuple[dict, dict[str, str]]:
         value = text(name)
         if value:
             raw[name] = value
+    translated = {code: value for code in other_languages() if (value := text(DESCRIPTION_IN + code))}
+    if translated:
+        raw["descriptions"] = translated
     # empty lists are missing fields for the schema's checks
     for name in LIST_FIELDS + ("languages",):
         if name in raw and not raw[name]:
@@ -156,6 +162,9 @@ def form_from_offer(raw: Optional[Mapping[str, Any]]) -> dict[str, Any]:
         "hours_note": raw.get("hours_note", "") or "",
         "open_on_holidays": bool(raw.get("open_on_holidays")),
     }
+    translated = raw.get("descriptions") if isinstance(raw.get("descriptions"), Mapping) else {}
+    for code in other_languages():
+        values[DESCRIPTION_IN + code] = " ".join(str(translated.get(code, "") or "").split())
     age = raw.get("age_months")
     if isinstance(age, Mapping):
         values["age_min"], values["age_max"] = str(age.get("min", "")), str(age.get("max", ""))
@@ -188,6 +197,10 @@ def _form_field(field: str) -> tuple[str, str]:
         return f"hours_{parts[1]}", "hours.day"
     if head == "contact" and len(parts) > 1:
         return f"contact_{parts[1]}", f"contact.{parts[1]}"
+    if head == "descriptions" and len(parts) > 1:
+        return DESCRIPTION_IN + parts[1], "descriptions"
+    if head == "descriptions":
+        return DESCRIPTION_IN + "en", "descriptions"
     if head == "age_months":
         return "age_months", "age_months"
     if head == "open_on_holidays":

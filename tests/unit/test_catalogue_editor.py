@@ -253,3 +253,32 @@ def test_the_editor_warns_when_the_assistant_uses_a_file(client, monkeypatch) ->
     monkeypatch.delenv("OPVOED_CATALOGUE")
     monkeypatch.setenv("OPVOED_CATALOGUE_SOURCE", "database")
     assert "de assistent gebruikt nu het bestand" not in client.get("/console/aanbod").get_data(as_text=True)
+
+
+def test_the_description_in_another_language_is_saved_shown_and_checked(client, store) -> None:
+    """Issue 17: the form has a field per language the assistant answers in; a text there becomes
+    the offer's `descriptions`, is shown again on edit (with its language, right to left where
+    needed), and gets the same checks as the Dutch description."""
+    login(client)
+    page = client.get("/console/aanbod/nieuw").get_data(as_text=True)
+    for code in ("en", "ar", "tr", "pl", "uk"):
+        assert f'name="description_{code}"' in page and f'lang="{code}" dir="auto"' in page
+    english = "Coffee and a chat with other parents from the neighbourhood. Children play along."
+    arabic = "قهوة وحديث مع آباء آخرين من الحي. الأطفال يلعبون معًا."
+    saved = post_offer(client, {**offer_form(description_en=english, description_ar=arabic), "action": "save"})
+    assert saved.status_code == 302
+    offer = CatalogueStore(store).draft_catalogue().offer("vs-koffie-akkers")
+    assert dict(offer.descriptions) == {"en": english, "ar": arabic}
+    assert offer.description_in("en") == english and offer.description_in("pl") == offer.description
+    edit = client.get("/console/aanbod/bewerk/vs-koffie-akkers").get_data(as_text=True)
+    assert english in edit and arabic in edit
+    path = "/console/aanbod/bewerk/vs-koffie-akkers"
+    _rejected(client, store, offer_form(description_en="Too short"), "description_en",
+              "Schrijf een uitleg van 10 tot 300 tekens, of laat dit veld leeg.", path)
+    _rejected(client, store, offer_form(description_tr="<b>kahve</b> ve sohbet"), "description_tr",
+              "HTML en scripts zijn niet toegestaan", path)
+    _rejected(client, store, offer_form(description_pl="a" * 301), "description_pl",
+              "Gebruik hoogstens 300 tekens.", path)
+    # emptying a field removes that language
+    post_offer(client, {**offer_form(description_en=english), "action": "save"}, path)
+    assert dict(CatalogueStore(store).draft_catalogue().offer("vs-koffie-akkers").descriptions) == {"en": english}

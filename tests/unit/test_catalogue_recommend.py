@@ -263,8 +263,9 @@ def test_of_offers_that_are_alike_those_in_the_parents_language_come_first(examp
 
 
 def test_an_offer_is_described_in_the_parents_language_where_it_has_the_texts(example):
-    """Issue 17: English status, contact and cost lines; the municipality's own name and
-    description as written; a language without offer texts gets the Dutch lines."""
+    """Issue 17: English status, contact and cost lines; the municipality's own name as written,
+    and its own description in the parent's language where the catalogue has one; a language
+    without offer texts gets the Dutch lines."""
     from bot.catalogue.recommend import OFFER_TEXTS, offer_texts
 
     dutch_keys = yaml.safe_load(OFFER_TEXTS.read_text(encoding="utf-8"))
@@ -272,7 +273,42 @@ def test_an_offer_is_described_in_the_parents_language_where_it_has_the_texts(ex
         {k: (set(v) if isinstance(v, dict) else len(v) if isinstance(v, list) else None) for k, v in offer_texts("en").items()}
     for rec in recommend(example, "slapen", "0-2", "normaal", neighbourhood="Noorderwijk", now=TUESDAY_23, limit=5):
         dutch, english = format_offer(rec), format_offer(rec, "en")
-        assert english.splitlines()[:2] == dutch.splitlines()[:2]  # name and description
+        assert english.splitlines()[0] == dutch.splitlines()[0] == rec.offer.name
+        assert english.splitlines()[1] == rec.offer.description_in("en")
         assert english != dutch
         assert not any(word in english for word in ("Nu open", "Nu gesloten", "Bel ", "Kijk op", "Gratis."))
         assert format_offer(rec, "ar") == dutch
+
+
+def test_the_municipalitys_own_description_in_the_parents_language(example):
+    """Issue 17: a catalogue offer may carry its description in other languages (`descriptions`);
+    a parent in that language reads it, anyone else the Dutch one."""
+    recs = recommend(example, "slapen", "0-2", "normaal", neighbourhood="De Akkers", now=TUESDAY_10, limit=10)
+    translated = [r for r in recs if dict(r.offer.descriptions).get("en")]
+    plain = [r for r in recs if not r.offer.descriptions]
+    assert translated and plain
+    for rec in translated:
+        english = dict(rec.offer.descriptions)["en"]
+        assert english in format_offer(rec, "en").splitlines()
+        assert english not in format_offer(rec, "nl") and rec.offer.description in format_offer(rec, "nl")
+        assert rec.offer.description in format_offer(rec, "ar")  # no Arabic text: the Dutch one
+    for rec in plain:
+        assert rec.offer.description in format_offer(rec, "en").splitlines()
+
+
+def test_the_catalogue_takes_descriptions_only_in_the_assistants_languages():
+    """The schema lists exactly the languages the assistant answers in besides Dutch, and refuses
+    another code or a description that is too short."""
+    from bot.catalogue.validate import SCHEMA_PATH, validate_text
+    from bot.translations import languages
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert tuple(sorted(schema["$defs"]["offer"]["properties"]["descriptions"]["properties"])) == languages()
+    path = ROOT / "catalogue" / "voorbeeldstad.yml"
+    source = path.read_text(encoding="utf-8")
+    assert validate_text(source, path).ok
+    for wrong in ("fr: Un texte assez long pour le schéma.", "en: Too short"):
+        text = source.replace("    descriptions:\n      en: >-", f"    descriptions:\n      {wrong}\n      ar: >-", 1)
+        assert text != source
+        report = validate_text(text, path)
+        assert any("descriptions" in issue.field for issue in report.errors), wrong
