@@ -23,7 +23,7 @@ TRAINING_INPUTS := config.yml domain.yml $(LANGUAGE) $(shell find data -name '*.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 # config.yml reads OPVOED_SPACY_MODEL; endpoints.yml reads the settings of bot/settings.py (README
-# "Configuration"). Processes that start servers themselves (pytest, bot.serve, bot.benchmark)
+# "Configuration"). Processes that start servers themselves (pytest, bot.serve, tools.benchmark)
 # get only LANG_ENV: they derive ports and URLs per server from bot.settings.
 LANG_ENV = env OPVOED_SPACY_MODEL=$$(cat $(LANGUAGE))
 RASA_ENV = $(LANG_ENV) $$($(PY) -m bot.settings env)
@@ -59,14 +59,14 @@ $(CHROMIUM):
 
 install: $(INSTALLED) $(NODE_STAMP)
 
-# The Dutch language layer (bot/language.py): the name of the pipeline to train with.
-$(LANGUAGE): $(INSTALLED) bot/language.py
+# The Dutch language layer (bot/domain/language.py): the name of the pipeline to train with.
+$(LANGUAGE): $(INSTALLED) bot/domain/language.py
 	@$(PY) -c "import nl_core_news_sm" 2>/dev/null || test -e $(VENV)/.nl-core-tried || { \
 	  $(PY) -m pip install --quiet --no-deps --timeout 10 --retries 0 "nl_core_news_sm @ $(NL_CORE_URL)" \
 	    || echo "nl_core_news_sm 3.4.0 could not be installed here: using the project's own Dutch pipeline."; \
 	  touch $(VENV)/.nl-core-tried; }
 	@mkdir -p $(dir $@)
-	$(PY) -m bot.language resolve > $@.tmp && mv $@.tmp $@
+	$(PY) -m bot.domain.language resolve > $@.tmp && mv $@.tmp $@
 	@echo "Dutch pipeline: $$(cat $@)"
 
 language: $(LANGUAGE)
@@ -98,38 +98,38 @@ test-scale: $(MODEL)
 	$(LANG_ENV) $(PY) -m pytest -m scale tests/e2e/test_faults.py tests/e2e/test_scale.py
 
 # Issue 14: delete conversations and cases past the retention period (make run does this every hour;
-# for cron or a Kubernetes CronJob: python -m bot.purge). Logs counts only.
+# for cron or a Kubernetes CronJob: python -m bot.services.purge). Logs counts only.
 purge: $(INSTALLED)
-	$(PY) -m bot.purge
+	$(PY) -m bot.services.purge
 
 # Issue 18: a realistic month of insight for Voorbeeldstad, made by scripted parents talking to the
 # real assistant (started for the run), into the case store's database (CASE_STORE_URL).
 .PHONY: demo-data
 demo-data: $(MODEL)
-	$(LANG_ENV) $(PY) -m bot.insight.demo
+	$(LANG_ENV) $(PY) -m tools.demo_data
 
 catalogue-check: $(INSTALLED)
 	@test -n "$(CATALOGUE)" || { echo "usage: make catalogue-check CATALOGUE=path/to/catalogue.yml"; exit 2; }
-	$(PY) -m bot.catalogue.check "$(CATALOGUE)"
+	$(PY) -m bot.domain.catalogue.check "$(CATALOGUE)"
 
 clean:
 	rm -rf models .spacy var reports/test-stories
 
 # Issue 3/8: NLU quality on the held-out set, this pipeline against Rasa's default.
 eval: $(LANGUAGE)
-	$(RASA_ENV) $(PY) -m bot.evaluation --out reports
+	$(RASA_ENV) $(PY) -m tools.evaluation --out reports
 
 # Issue 13: the crisis detector's thresholds on the development sets (never the blind set): what
 # each pair on a grid would give, from one pass through the trained model; the pair goes into config.yml.
 .PHONY: thresholds
 thresholds: $(MODEL)
-	$(LANG_ENV) $(PY) -m bot.evaluation.thresholds
+	$(LANG_ENV) $(PY) -m tools.evaluation.thresholds
 
 # Issue 8: latency, throughput, memory, start-up and training against Rasa's default pipeline
-# (reports/bench-DATE.md). Quick check: $(RASA_ENV) $(PY) -m bot.benchmark --quick
+# (reports/bench-DATE.md). Quick check: $(RASA_ENV) $(PY) -m tools.benchmark --quick
 .PHONY: bench
 bench: $(MODEL)
-	$(LANG_ENV) $(PY) -m bot.benchmark
+	$(LANG_ENV) $(PY) -m tools.benchmark
 
 # Issue 15: `make audit DB=path` runs pip-audit over the pins of constraints.txt against a
 # vulnerability database file (OSV records: osv.dev's PyPI/all.zip, a checkout of

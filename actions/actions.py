@@ -1,4 +1,4 @@
-"""Thin rasa-sdk actions: translate the tracker for ``bot.dialogue`` and its outcome back."""
+"""Thin rasa-sdk actions: translate the tracker for ``bot.domain.dialogue`` and its outcome back."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -7,9 +7,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import dialogue
-from bot.catalogue import load_catalogue
-from bot.handoff_actions import *  # noqa: F401,F403  (the hand-off form and action_open_case)
+from bot.domain import dialogue
+from bot.domain.catalogue import load_catalogue
 
 
 def _current_session(tracker: Tracker) -> List[Dict[Text, Any]]:
@@ -107,7 +106,3 @@ class ActionNoteConcern(Action):
         outcome = dialogue.respond(conversation_of(tracker), message_of(tracker))
         return [SlotSet(name, value) for name, value in outcome.slots.items() if name in dialogue.CONCERN_SLOTS]
 
-
-from actions.followups import (  # noqa: E402,F401  (issue 19: wellbeing and follow-ups)
-    ActionFollowupAnswer, ActionFollowupOffer, ActionFollowupStop, ActionWellbeing,
-)

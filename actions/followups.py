@@ -1,4 +1,4 @@
-"""Thin rasa-sdk actions of issue 19 over bot/wellbeing.py and bot/followups/ (the store)."""
+"""Thin rasa-sdk actions of issue 19 over bot/domain/wellbeing.py and bot/services/followups/ (the store)."""
 from __future__ import annotations
 
 import logging
@@ -8,10 +8,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import wellbeing
-from bot.catalogue import load_catalogue
-from bot.followups import FollowUpStore
-from bot.handoff_actions import case_store
+from actions.handoff import case_store
+from bot.domain import wellbeing
+from bot.domain.catalogue import load_catalogue
+from bot.services.followups import FollowUpStore
 
 logger = logging.getLogger(__name__)
 

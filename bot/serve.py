@@ -2,7 +2,7 @@
 
 ``make run`` calls ``python -m bot.serve --model models/opvoedmaatje.tar.gz``. The tests use
 ``Supervisor`` to start the same processes on free ports, once per test session. Beside them,
-``PurgeLoop`` runs the retention purge (``python -m bot.purge``) at start and every hour.
+``PurgeLoop`` runs the retention purge (``python -m bot.services.purge``) at start and every hour.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def services(model: Path, env: Dict[str, str], token: str) -> List[Service]:
         ),
         Service(
             name="web",
-            argv=[sys.executable, "-m", "bot.web"],
+            argv=[sys.executable, "-m", "bot.services.web"],
             health_url=f"http://127.0.0.1:{web_port}/health",
             describe=f"web server      http://127.0.0.1:{web_port}/  (demo page with the chat; console: /console)",
         ),
@@ -73,13 +73,13 @@ def services(model: Path, env: Dict[str, str], token: str) -> List[Service]:
 
 def insight_services(env: Dict[str, str]) -> List[Service]:
     """The insight consumer (issue 18), only when a broker is configured; without one the Rasa
-    server counts in its own process (bot/insight/local.py)."""
+    server counts in its own process (bot/rasa/insight_broker.py)."""
     if not (env.get("EVENT_BROKER_URL") or "").strip():
         return []
     port = env.get("INSIGHT_PORT") or "5056"
     return [Service(
         name="insight",
-        argv=[sys.executable, "-m", "bot.insight.consume", "--port", port],
+        argv=[sys.executable, "-m", "bot.services.insight.consume", "--port", port],
         health_url=f"http://127.0.0.1:{port}/health",
         describe=f"insight         statistics from RabbitMQ into the aggregates (GET http://127.0.0.1:{port}/health)",
     )]
@@ -99,11 +99,11 @@ def prepare(env: Dict[str, str]) -> None:
         raise StartRefused(refusal)
     for problem in settings.secret_problems(env):  # short values: fine on localhost, not in production
         print(f"Warning: {problem} (the containers refuse this; use a long random value)", file=sys.stderr)
-    check = subprocess.run([sys.executable, "-m", "bot.catalogue.check", "--quiet", "--no-gaps"],
+    check = subprocess.run([sys.executable, "-m", "bot.domain.catalogue.check", "--quiet", "--no-gaps"],
                            cwd=settings.PROJECT_ROOT, env=env, capture_output=True, text=True)
     if check.returncode != 0:
         raise StartRefused("The support catalogue is not valid; fix it and start again:\n" + check.stdout + check.stderr)
-    subprocess.run([sys.executable, "-m", "bot.cases", "upgrade"], cwd=settings.PROJECT_ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-m", "bot.services.cases", "upgrade"], cwd=settings.PROJECT_ROOT, env=env, check=True)
 
 
 def is_up(url: str) -> bool:
@@ -176,14 +176,14 @@ class Supervisor:
 
 
 class PurgeLoop:
-    """The retention purge beside the other processes: ``python -m bot.purge`` at start and then
+    """The retention purge beside the other processes: ``python -m bot.services.purge`` at start and then
     every `interval` seconds (once an hour), each run a short-lived process of its own."""
 
     def __init__(self, env: Dict[str, str], interval: float = PURGE_INTERVAL_SECONDS,
                  command: Optional[List[str]] = None):
         self.env = env
         self.interval = interval
-        self.command = command or [sys.executable, "-m", "bot.purge"]
+        self.command = command or [sys.executable, "-m", "bot.services.purge"]
         self.runs = 0
         self._stopping = threading.Event()
         self._process: Optional[subprocess.Popen] = None
@@ -232,7 +232,7 @@ def runtime_env(overrides: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     base = settings.child_environ(overrides)
     env = {**base, **settings.defaults(base)}
     # the support catalogue: the one published in the case store's database (issue 20), unless a
-    # file is named in OPVOED_CATALOGUE (bot/catalogue/published.py)
+    # file is named in OPVOED_CATALOGUE (bot/domain/catalogue/published.py)
     env.setdefault("OPVOED_CATALOGUE_SOURCE", "database")
     return env
 
@@ -262,14 +262,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     supervisor.start()
     purge = PurgeLoop(env).start()
-    # issue 19: the follow-up worker, a round every FOLLOWUP_INTERVAL seconds (python -m bot.followups)
+    # issue 19: the follow-up worker, a round every FOLLOWUP_INTERVAL seconds (python -m bot.services.followups)
     followups = PurgeLoop(env, interval=float(env.get("FOLLOWUP_INTERVAL") or 60),
-                          command=[sys.executable, "-m", "bot.followups", "--once"]).start()
+                          command=[sys.executable, "-m", "bot.services.followups", "--once"]).start()
     print("Opvoedmaatje is starting (loading the model takes about a minute):", flush=True)
     for service in supervisor.services:
         print("  " + service.describe, flush=True)
-    print(f"  retention purge now and every {PURGE_INTERVAL_SECONDS / 3600:g} h (python -m bot.purge)", flush=True)
-    print(f"  follow-ups sent every {followups.interval:g} s (python -m bot.followups)", flush=True)
+    print(f"  retention purge now and every {PURGE_INTERVAL_SECONDS / 3600:g} h (python -m bot.services.purge)", flush=True)
+    print(f"  follow-ups sent every {followups.interval:g} s (python -m bot.services.followups)", flush=True)
     if token_file is not None:
         print(f"  API token       generated, stored in {token_file} (set RASA_AUTH_TOKEN to choose one)", flush=True)
     ready = False

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     RASA_API_URL: Optional[str] = None  # the Rasa HTTP API for server-side calls; unset: RASA_URL
     RASA_AUTH_TOKEN: Optional[str] = None  # the Rasa HTTP API's token; unset: generated into var/auth-token
     TF_CPP_MIN_LOG_LEVEL: str = "2"  # TensorFlow's log level (passed on to the processes)
-    LOG_LEVEL: str = "INFO"  # the log level of python -m bot.web
+    LOG_LEVEL: str = "INFO"  # the log level of python -m bot.services.web
 
     # --- the stores
     TRACKER_STORE_URL: str = f"sqlite:///{VAR_DIR / 'trackers.db'}"  # Rasa's tracker store; PostgreSQL by URL
@@ -67,13 +67,13 @@ class Settings(BaseSettings):
     REST_TOKEN: str = ""  # the bearer token of the REST channel; empty: no access
     STATS_HASH_KEY: str = ""  # key of the statistics' conversation hashes; empty: a random one per process
 
-    # --- the support catalogue (bot/catalogue/)
+    # --- the support catalogue (bot/domain/catalogue/)
     OPVOED_CATALOGUE: Optional[str] = None  # the catalogue file; unset: catalogue/voorbeeldstad.yml (or the database)
     OPVOED_CATALOGUE_SOURCE: Optional[str] = None  # "database": the catalogue published in the case store
     OPVOED_CATALOGUE_REFRESH_SECONDS: str = "15"  # how often a process checks for a newer published version
     OPVOED_CATALOGUE_SEED: Optional[str] = None  # the file a fresh database starts from; unset: the shipped example
 
-    # --- limits and proxies (bot/ratelimit.py)
+    # --- limits and proxies (bot/services/ratelimit.py)
     RATE_LIMIT_PER_MINUTE: str = "30"  # messages per sender per minute; 0: no limit
     RATE_LIMIT_PER_ADDRESS_PER_MINUTE: str = "120"  # messages per client address per minute
     RATE_LIMIT_NEW_SENDERS_PER_ADDRESS_PER_HOUR: str = "60"  # new conversations per address per hour
@@ -89,10 +89,10 @@ class Settings(BaseSettings):
     CONSOLE_TRUSTED_PROXIES: Optional[str] = None  # proxies in front of the web server (ProxyFix); unset: 0
     CONSOLE_SESSION_HOURS: str = "8"  # login lifetime of the console in hours
     CONSOLE_COOKIE_SECURE: str = "auto"  # the console's cookie is Secure except on plain-http localhost
-    CONSOLE_ADMIN_PASSWORD: Optional[str] = None  # password for python -m bot.console create-*; unset: asked
+    CONSOLE_ADMIN_PASSWORD: Optional[str] = None  # password for python -m bot.services.console create-*; unset: asked
     CONSOLE_BASE_URL: Optional[str] = None  # the console's address in notifications; unset: http://127.0.0.1:{WEB_PORT}
 
-    # --- notifications (bot/notify.py, bot/offers/mail.py)
+    # --- notifications (bot/services/notify.py, bot/services/offers/mail.py)
     SMTP_HOST: Optional[str] = None  # the mail server; unset: no e-mail
     SMTP_PORT: str = "25"  # its port
     SMTP_USER: Optional[str] = None  # its login
@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     TWILIO_TRUST_PROXY: Optional[str] = None  # true: scheme and host from X-Forwarded-*
 
     # --- statistics, insight, hand-off and follow-ups
-    EVENT_BROKER_URL: str = ""  # anonymous statistics to RabbitMQ (bot/stats_broker.py); empty: off
+    EVENT_BROKER_URL: str = ""  # anonymous statistics to RabbitMQ (bot/rasa/stats_broker.py); empty: off
     EVENT_BROKER_QUEUE: str = "opvoedmaatje_stats"  # their queue
     EVENT_BROKER_EXCHANGE: str = "opvoedmaatje-stats"  # their exchange
     INSIGHT_IN_PROCESS: Optional[str] = None  # 1: the insight counts in the Rasa process; unset: off (make run passes 1)
@@ -192,7 +192,7 @@ def defaults(environ: Environ = None) -> Dict[str, str]:
         run["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{values.ACTION_PORT}/webhook"
     if run["INSIGHT_IN_PROCESS"] is None:
         # the municipality's insight (issue 18): counted in the Rasa process when there is no
-        # broker; with a broker the consumer (python -m bot.insight.consume) answers GET /health
+        # broker; with a broker the consumer (python -m bot.services.insight.consume) answers GET /health
         run["INSIGHT_IN_PROCESS"] = "1"
     return run
 
@@ -282,7 +282,7 @@ SESSION_SECRET_FILE = VAR_DIR / "socketio-session-secret"
 
 def socketio_session_secret(environ: Environ = None, secret_file: Path = SESSION_SECRET_FILE) -> str:
     """The key that signs the web chat's server-issued socket.io session ids
-    (bot/channels/socketio.py): ``SOCKETIO_SESSION_SECRET`` when set (the SAME on every Rasa
+    (bot/rasa/channels/socketio.py): ``SOCKETIO_SESSION_SECRET`` when set (the SAME on every Rasa
     server), else a secret generated once into ``var/`` for ``make run`` (like the auth token)."""
     return secret(SESSION_SECRET_ENV, secret_file, environ)[0]
 
@@ -290,7 +290,7 @@ def socketio_session_secret(environ: Environ = None, secret_file: Path = SESSION
 # ---------------------------------------------------------------- secrets checked at start-up
 
 # The secret settings a start refuses when they are placeholders or too short (when set: unset
-# ones are generated or switch their feature off). CASE_STORE_KEY is checked by bot/cases/crypto.py.
+# ones are generated or switch their feature off). CASE_STORE_KEY is checked by bot/services/cases/crypto.py.
 SECRET_SETTINGS = (
     "RASA_AUTH_TOKEN", "SENDER_ID_SECRET", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
     "WHATSAPP_ACCESS_TOKEN", "TWILIO_AUTH_TOKEN", "NOTIFY_WEBHOOK_SECRET", "STATS_HASH_KEY",

@@ -7,7 +7,7 @@ that cannot import (domain.yml, data/nlu/, the replies, the NJi table, the catal
 checked against it by tests/unit/test_vocabulary.py.
 
 The situations and their signals are defined in knowledge/crisis_situations.yml, beside their
-curated replies; this module reads their names and signals from there (bot.situations reads the
+curated replies; this module reads their names and signals from there (bot.domain.situations reads the
 rest).
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 endpoints.yml names :class:`MultilingualResponses` as the ``nlg`` type. For each language of
 ``bot/knowledge/translations/`` it keeps a copy of domain.yml's responses with that language's
-texts (``bot.translations.localized_responses``) and answers from the copy that matches the
+texts (``bot.domain.translations.localized_responses``) and answers from the copy that matches the
 `language` slot; Dutch (and any language without texts) uses domain.yml itself. The crisis replies
 are among these responses, so they stay static in every language: no action server, no network.
 
@@ -18,7 +18,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import translations
+from bot.domain import translations
 
 LANGUAGE_SLOT = "language"
 Responses = Dict[Text, List[Dict[Text, Any]]]

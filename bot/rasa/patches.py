@@ -4,7 +4,7 @@ Each patch is a small function that replaces one method of a Rasa class. All of 
 guard (``_begin``): a patch refuses to install on a Rasa version other than the one it was written
 for (``WRITTEN_FOR``), with a RuntimeError naming the patch and the method to check, and
 installing a patch a second time does nothing. ``install_all`` installs them all; the Rasa server
-calls it at start-up (bot/channels/__init__.py). Tests: tests/unit/test_rasa_patches.py.
+calls it at start-up (bot/rasa/channels/__init__.py). Tests: tests/unit/test_rasa_patches.py.
 
 - ``cached_action_validation``, ``RemoteAction._validate_action_result``: Rasa 3.6 checks every
   action server response with ``jsonschema.validate(result, schema)``, which validates the (large)
@@ -16,7 +16,7 @@ calls it at start-up (bot/channels/__init__.py). Tests: tests/unit/test_rasa_pat
   nothing. The wrapper returns one kind message (with the crisis lines) instead, which the
   processor sends like any other bot message. Crisis replies never need it: they are static rules.
 - ``crisis_while_paused``, ``MessageProcessor._should_handle_message`` (CONTRACT.md 4b): a
-  professional takes over by pausing the assistant (bot/console/rasa_client.py), and Rasa then
+  professional takes over by pausing the assistant (bot/services/console/rasa_client.py), and Rasa then
   runs no action at all, not even a static crisis reply. The wider check still answers a message
   whose intent is a crisis (or the safety question about one) with the static crisis rules, which
   also alert the professional (``action_alert_professional``); "wis mijn gegevens" is answered
@@ -31,7 +31,7 @@ import logging
 from functools import lru_cache
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from bot.safety import CRISIS_PREFIX, SAFETY_CHECK
+from bot.domain.safety import CRISIS_PREFIX, SAFETY_CHECK
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def install_cached_action_validation() -> None:
 def fallback_text(language: Optional[str] = None) -> str:
     """The kind reply sent when a custom action fails (the action server is down, slow or broken),
     in the parent's language."""
-    from bot.dialogue import say
+    from bot.domain.dialogue import say
 
     return say("action_server_down", language)
 
@@ -163,7 +163,7 @@ PATCHES: Dict[str, Callable[[], None]] = {
 
 
 def install_all() -> None:
-    """Install every patch (in the order bot/channels/__init__.py always did). Raises RuntimeError
+    """Install every patch (in the order bot/rasa/channels/__init__.py always did). Raises RuntimeError
     on a Rasa version the patches were not written for; a second call does nothing."""
     for install in PATCHES.values():
         install()

@@ -12,11 +12,11 @@ from typing import Iterator
 
 import pytest
 
-from bot.cases import CaseStore
-from bot.catalogue import published
-from bot.catalogue.recommend import recommend
-from bot.console.auth import hash_password
-from bot.offers.store import CatalogueStore
+from bot.domain.catalogue import published
+from bot.domain.catalogue.recommend import recommend
+from bot.services.cases import CaseStore
+from bot.services.console.auth import hash_password
+from bot.services.offers.store import CatalogueStore
 from tests.support.console_client import log_in
 from tests.support.accessibility import AXE, CHROMIUM, CHROMIUM_ARGS as ARGS, axe_violations
 from tests.support.web_fixture import Process, web_server  # noqa: F401  (fixture)

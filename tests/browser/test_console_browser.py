@@ -10,9 +10,9 @@ from typing import Iterator
 import pyotp
 import pytest
 
-from bot import handoff
-from bot.cases import CaseStore
-from bot.console.app import create_app
+from bot.domain import handoff
+from bot.services.cases import CaseStore
+from bot.services.console.app import create_app
 
 from tests.support.console_client import log_in, serving
 from tests.support.console_standin import PASSWORD, PASSWORD_HASH, TOKEN, RasaStandIn

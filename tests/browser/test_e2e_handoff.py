@@ -12,7 +12,7 @@ import pyotp
 import pytest
 import requests
 
-from bot.cases import CaseStore
+from bot.services.cases import CaseStore
 from tests.support.console_client import log_in
 from tests.support.assistant import ROOT, new_sender, texts
 from tests.support.web_fixture import web_server  # noqa: F401  (session fixture)
@@ -68,7 +68,7 @@ def test_professional_claims_and_replies_in_the_browser(assistant, web_server, c
 
     sender, case, store = case_of_a_parent
     env = {**os.environ, "CASE_STORE_URL": assistant.env["CASE_STORE_URL"], "CONSOLE_ADMIN_PASSWORD": PASSWORD}
-    subprocess.run([sys.executable, "-m", "bot.console", "create-admin", "--email", "sanne@voorbeeldstad.example",
+    subprocess.run([sys.executable, "-m", "bot.services.console", "create-admin", "--email", "sanne@voorbeeldstad.example",
                     "--name", "Sanne"], cwd=ROOT, env=env, check=True, capture_output=True)
     base = web_server.url
     with sync_playwright() as p:

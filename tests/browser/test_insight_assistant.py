@@ -18,12 +18,12 @@ import requests
 import sqlalchemy as sa
 
 from bot import serve
-from bot.cases import CaseStore
-from bot.cases.schema import insight_daily
-from bot.console.app import create_app
-from bot.insight import demo
-from bot.insight import report as insight_report
-from bot.insight.sink import InsightSink
+from bot.services.cases import CaseStore
+from bot.services.cases.schema import insight_daily
+from bot.services.console.app import create_app
+from tools import demo_data as demo
+from bot.services.insight import report as insight_report
+from bot.services.insight.sink import InsightSink
 from tests.support import log_scan
 from tests.support.console_client import log_in, serving
 from tests.support.assistant import MODEL, Assistant, new_sender

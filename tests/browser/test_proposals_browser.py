@@ -9,11 +9,11 @@ from typing import Iterator
 
 import pytest
 
-from bot.cases import CaseStore
-from bot.catalogue import published
-from bot.console.auth import hash_password
-from bot.offers.store import CatalogueStore
-from bot.web import app as web_app
+from bot.domain.catalogue import published
+from bot.services.cases import CaseStore
+from bot.services.console.auth import hash_password
+from bot.services.offers.store import CatalogueStore
+from bot.services.web import app as web_app
 from tests.support.console_client import log_in, serving
 from tests.support.accessibility import AXE, CHROMIUM, CHROMIUM_ARGS as ARGS, axe_violations
 

@@ -19,8 +19,8 @@ import requests
 from flask import Blueprint
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bot.channels.socketio import OriginSocketIOInput, sender_of, web_origins
-from bot.web import app as web_app
+from bot.rasa.channels.socketio import OriginSocketIOInput, sender_of, web_origins
+from bot.services.web import app as web_app
 from tests.support.accessibility import CHROMIUM, CHROMIUM_ARGS, axe_violations
 from tests.support.web_fixture import CHANNEL_ENV, E2E_WEB_URL, Process, standin_rasa, standin_web, web_server  # noqa: F401
 from tests.support.paths import ROOT
@@ -61,8 +61,8 @@ def test_a_page_asked_in_a_language_switches_the_chat_and_shows_its_page_texts(c
     import html as html_lib
     import json
 
-    from bot import translations
-    from bot.languages.switch import requested_language
+    from bot.domain import translations
+    from bot.domain.languages.switch import requested_language
 
     def chat_attributes(page: str) -> Dict[str, str]:
         return {k: html_lib.unescape(v) for k, v in re.findall(r'data-(language|switch-payload|texts)="([^"]*)"', page)}
@@ -127,31 +127,31 @@ def test_the_console_blueprint_is_registered_when_it_exists(monkeypatch: pytest.
     def home() -> str:
         return "console"
 
-    package = types.ModuleType("bot.console")
-    module = types.ModuleType("bot.console.blueprint")
+    package = types.ModuleType("bot.services.console")
+    module = types.ModuleType("bot.services.console.blueprint")
     module.blueprint = console  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.console", package)
-    monkeypatch.setitem(sys.modules, "bot.console.blueprint", module)
+    monkeypatch.setitem(sys.modules, "bot.services.console", package)
+    monkeypatch.setitem(sys.modules, "bot.services.console.blueprint", module)
     app = web_app.create_app({"WEB_SECRET_KEY": "k"})
     assert app.test_client().get("/console/").get_data(as_text=True) == "console"
     assert app.test_client().get("/").status_code == 200
 
 
 def test_without_a_console_module_the_page_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "bot.console", None)  # import of bot.console fails
+    monkeypatch.setitem(sys.modules, "bot.services.console", None)  # import of bot.services.console fails
     app = web_app.create_app({"WEB_SECRET_KEY": "k"})
     assert app.test_client().get("/console/").status_code == 404
     assert app.test_client().get("/").status_code == 200
 
 
 def test_the_page_tells_the_chat_the_retention_period(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.catalogue.loader import load_catalogue
+    from bot.domain.catalogue.loader import load_catalogue
 
     days = load_catalogue().municipality.retention_days or 90
     html = client.get("/").get_data(as_text=True)
     assert f'data-retention-days="{days}"' in html
     assert f"niet langer dan {days}" in " ".join(html.split())
-    import bot.catalogue.loader as loader
+    import bot.domain.catalogue.loader as loader
 
     def no_catalogue(*_a: Any, **_k: Any) -> Any:
         raise loader.CatalogueError(["geen catalogus"])
@@ -210,7 +210,7 @@ def test_socketio_limits_a_flooding_sender_with_one_kind_reply(standin_rasa: Pro
 
     import socketio
 
-    from bot.ratelimit import DEFAULT_PER_MINUTE, LIMITED_REPLY
+    from bot.services.ratelimit import DEFAULT_PER_MINUTE, LIMITED_REPLY
 
     async def chat(session_id: str, messages: int) -> tuple[List[str], float]:
         replies: List[str] = []
@@ -580,7 +580,7 @@ def test_e2e_web_conversation_concern_age_reassurance_support_nearby(page: Page,
 
 def test_e2e_an_english_conversation_from_the_language_menu(page: Page, web_server: Process, assistant: Any) -> None:
     """Issue 17: the menu switches to English; the answers, buttons and disclosure are English."""
-    from bot import translations
+    from bot.domain import translations
 
     page.goto(web_server.url)
     page.get_by_role("navigation", name="Taal / Language").get_by_role("link", name="English").click()
@@ -606,7 +606,7 @@ def test_e2e_an_english_conversation_from_the_language_menu(page: Page, web_serv
 def test_e2e_an_arabic_conversation_reads_right_to_left(page: Page, web_server: Process, assistant: Any) -> None:
     """Issue 17: Arabic is detected from the message, answered in Arabic and laid out right to left;
     Dutch on the same page stays left to right."""
-    from bot import translations
+    from bot.domain import translations
 
     page.goto(web_server.url)
     say(page, "ابني عمره 3 سنوات لا ينام في الليل ويستيقظ كثيرا")
@@ -641,7 +641,7 @@ def test_e2e_socketio_slash_text_is_ordinary_text_and_a_crisis_is_answered(assis
 
     import socketio
 
-    from bot import situations
+    from bot.domain import situations
 
     confirmed_ids: List[str] = []
 
@@ -702,7 +702,7 @@ def test_e2e_the_erase_button_erases_at_the_municipality_and_on_the_page(page: P
 
 def _deliver(assistant: Any, session_id: str, text: str) -> None:
     """A bot message into a conversation through its latest channel, as the console delivers a
-    professional's answer (bot/console/rasa_client.py)."""
+    professional's answer (bot/services/console/rasa_client.py)."""
     answer = requests.post(f"{assistant.url}/conversations/{session_id}/tracker/events",
                            params={"token": assistant.token, "execute_side_effects": "true",
                                    "output_channel": "latest"},

@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from bot.cases import CaseStore, ClaimConflict, CaseError, retention_days, store_url
-from bot.cases import __main__ as cases_cli
-from bot.cases import crypto
-from bot.cases.crypto import ContactCipher
-from bot.cases.schema import VERSION_TABLE, case_audit, cases, metadata
+from bot.services.cases import CaseStore, ClaimConflict, CaseError, retention_days, store_url
+from bot.services.cases import __main__ as cases_cli
+from bot.services.cases import crypto
+from bot.services.cases.crypto import ContactCipher
+from bot.services.cases.schema import VERSION_TABLE, case_audit, cases, metadata
 from tests.support.pg_schema import postgres_url
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
@@ -408,7 +408,7 @@ def test_migration_0005_teams_down_and_up(store: CaseStore) -> None:
 
 
 def test_a_deleted_team_leaves_its_cases_to_the_admins(store: CaseStore) -> None:
-    from bot.cases.schema import teams
+    from bot.services.cases.schema import teams
 
     team = store.add_team("Wijkteam Noord")
     case = _case(store)
@@ -447,7 +447,7 @@ def test_purge_deletes_expired_cases_and_keeps_audit_rows_without_content(store:
     ({}, None, 90),
 ])
 def test_retention_days(monkeypatch: pytest.MonkeyPatch, env: dict, catalogue_days, expected: int) -> None:
-    import bot.catalogue.loader as model
+    import bot.domain.catalogue.loader as model
 
     class Municipality:
         retention_days = catalogue_days
@@ -600,7 +600,7 @@ def test_erasure_reduces_the_audit_rows_of_the_conversation_to_erased(store: Cas
 
 
 def test_the_purge_deletes_what_a_closed_case_still_holds(store: CaseStore, tmp_path: Path) -> None:
-    from bot import purge
+    from bot.services import purge
 
     left = _case(store, channel="whatsapp", conversation_id="wa-purge")
     store.keep_reply_number("wa-purge", WA_NUMBER, T0)

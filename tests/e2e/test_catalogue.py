@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.catalogue import CatalogueError, load_catalogue
-from bot.catalogue.loader import clear_cache
-from bot.catalogue.model import DEFAULT_CATALOGUE, reference
-from bot.catalogue.validate import validate_path
+from bot.domain.catalogue import CatalogueError, load_catalogue
+from bot.domain.catalogue.loader import clear_cache
+from bot.domain.catalogue.model import DEFAULT_CATALOGUE, reference
+from bot.domain.catalogue.validate import validate_path
 from tests.support.paths import ROOT
 
 CATALOGUE_DIR = ROOT / "catalogue"
@@ -405,7 +405,7 @@ def test_readme_example_is_valid(tmp_path):
 
 # --- the command line ------------------------------------------------------------------------------------
 
-def run_cli(*args: str, module: str = "bot.catalogue.check") -> subprocess.CompletedProcess:
+def run_cli(*args: str, module: str = "bot.domain.catalogue.check") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
 
@@ -428,7 +428,7 @@ def test_cli_exit_codes(tmp_path):
     usage = run_cli("--unknown-option")
     assert usage.returncode == 1
 
-    via_package = run_cli("catalogue/national.yml", module="bot.catalogue")
+    via_package = run_cli("catalogue/national.yml", module="bot.domain.catalogue")
     assert via_package.returncode == 0 and "national file" in via_package.stdout
 
 

@@ -11,13 +11,13 @@ from typing import Iterator
 import pytest
 import sqlalchemy as sa
 
-from bot import dialogue
-from bot.cases import CaseStore
-from bot.catalogue import check, loader, published
-from bot.catalogue.model import DEFAULT_CATALOGUE
-from bot.catalogue.recommend import recommend
-from bot.catalogue.validate import validate_path, validate_text
-from bot.offers.store import CatalogueInvalid, CatalogueStore, NothingToPublish, own_offers
+from bot.domain import dialogue
+from bot.domain.catalogue import check, loader, published
+from bot.domain.catalogue.model import DEFAULT_CATALOGUE
+from bot.domain.catalogue.recommend import recommend
+from bot.domain.catalogue.validate import validate_path, validate_text
+from bot.services.cases import CaseStore
+from bot.services.offers.store import CatalogueInvalid, CatalogueStore, NothingToPublish, own_offers
 from tests.support.pg_schema import store_urls
 
 NOW = {"OPVOED_CATALOGUE_REFRESH_SECONDS": "0"}
@@ -199,7 +199,7 @@ def test_a_database_not_migrated_yet_gives_the_seed_file_until_it_is(tmp_path: P
     url = f"sqlite:///{tmp_path / 'later.db'}"
     early = published.load_published(url, NOW)
     assert [o.id for o in early.offers] == [o.id for o in loader.load_catalogue(DEFAULT_CATALOGUE).offers]
-    assert "python -m bot.cases upgrade" in caplog.text
+    assert "python -m bot.services.cases upgrade" in caplog.text
     store = CaseStore.from_url(url)  # migrated: the next check seeds and uses the database
     assert published.load_published(url, NOW).path == "database:v1"
     store.engine.dispose()

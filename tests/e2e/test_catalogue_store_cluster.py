@@ -11,8 +11,8 @@ from typing import Iterator, List
 import pytest
 import requests
 
-from bot.cases import CaseStore
-from bot.offers.store import CatalogueStore
+from bot.services.cases import CaseStore
+from bot.services.offers.store import CatalogueStore
 from tests.support.cluster import Cluster, cluster_fixture, why_not_runnable
 
 pytestmark = pytest.mark.scale

@@ -11,12 +11,12 @@ import pyotp
 import pytest
 from flask.testing import FlaskClient
 
-from bot import handoff
-from bot.cases import CaseStore
-from bot.console import __main__ as console_cli
-from bot.console import auth as console_auth
-from bot.console.app import create_app
-from bot.console.auth import hash_password
+from bot.domain import handoff
+from bot.services.cases import CaseStore
+from bot.services.console import __main__ as console_cli
+from bot.services.console import auth as console_auth
+from bot.services.console.app import create_app
+from bot.services.console.auth import hash_password
 from tests.support.console_client import BrowserClient, csrf
 from tests.support.console_standin import PASSWORD, PASSWORD_HASH, TOKEN, RasaStandIn
 
@@ -476,7 +476,7 @@ def test_create_admin_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_console_inside_the_web_app(store, rasa, monkeypatch: pytest.MonkeyPatch) -> None:
-    web = pytest.importorskip("bot.web.app", reason="the web app (bot/web/app.py) is not there yet")
+    web = pytest.importorskip("bot.services.web.app", reason="the web app (bot/services/web/app.py) is not there yet")
     app = web.create_app({"RASA_URL": "http://127.0.0.1:1", "WEB_SECRET_KEY": "web-secret"})
     app.config.update(CASE_STORE=None, CASE_STORE_URL=str(store.engine.url), RASA_API_URL=rasa.url,
                       RASA_AUTH_TOKEN=TOKEN)
@@ -511,7 +511,7 @@ def test_a_crisis_alert_is_shown_in_the_list_and_on_the_case_with_its_situation(
 def test_the_parents_language_is_shown_and_the_parent_is_answered_in_it(app, store, rasa) -> None:
     """Issue 17: a case in Arabic says so (an interpreter may be needed); the console's messages
     into the conversation are in Arabic; a Dutch case says nothing about language in the list."""
-    from bot import translations
+    from bot.domain import translations
 
     arabic = new_case(store, "conv-ar", language="ar")
     dutch = new_case(store, "conv-nl")
@@ -550,7 +550,7 @@ def test_5_wrong_passwords_lock_that_account_not_another(app) -> None:
 
 
 def test_the_lock_doubles_and_ends() -> None:
-    from bot.console.auth import MemoryCounters, Throttle
+    from bot.services.console.auth import MemoryCounters, Throttle
 
     now = [1000.0]
     throttle = Throttle(MemoryCounters(clock=lambda: now[0]), limit=5, lock_seconds=60)
@@ -569,7 +569,7 @@ def test_the_lock_doubles_and_ends() -> None:
 
 
 def test_the_memory_throttle_prunes_what_expired() -> None:
-    from bot.console.auth import MemoryCounters, Throttle
+    from bot.services.console.auth import MemoryCounters, Throttle
 
     now = [0.0]
     counters = MemoryCounters(clock=lambda: now[0])
@@ -587,7 +587,7 @@ def test_the_throttle_is_shared_through_redis(monkeypatch: pytest.MonkeyPatch) -
 
     import redis
 
-    from bot.console.auth import RedisCounters, Throttle, throttle_from_settings
+    from bot.services.console.auth import RedisCounters, Throttle, throttle_from_settings
 
     client = redis.Redis(host="127.0.0.1", port=6379, db=15, socket_connect_timeout=2)
     try:
@@ -698,7 +698,7 @@ def test_the_session_cookie_is_secure_except_on_plain_http_localhost(app, store)
 def test_proxy_fix_with_the_configured_number_of_proxies(store) -> None:
     from flask import request
 
-    web = pytest.importorskip("bot.web.app")
+    web = pytest.importorskip("bot.services.web.app")
     seen: dict = {}
     headers = {"X-Forwarded-For": "203.0.113.9, 192.0.2.1", "X-Forwarded-Proto": "https"}
 
@@ -868,7 +868,7 @@ def test_the_console_shows_only_the_session_that_led_to_the_hand_off(app, store,
 def test_lines_of_keeps_the_session_of_the_moment_and_later_ones() -> None:
     from datetime import datetime, timezone
 
-    from bot.console.rasa_client import lines_of
+    from bot.services.console.rasa_client import lines_of
 
     events = [
         {"event": "session_started", "timestamp": 100.0},
@@ -1000,7 +1000,7 @@ def test_a_used_code_is_refused(app, store, totp_clock) -> None:
 
 
 def test_codes_before_and_after_count_as_pyotp_s_valid_window_1() -> None:
-    from bot.console.auth import matching_step
+    from bot.services.console.auth import matching_step
 
     totp, now = pyotp.TOTP(ADMIN_SECRET), 1_800_000_015.0
     step = totp.timecode(now)
@@ -1092,7 +1092,7 @@ def test_an_admin_switches_off_the_second_factor_of_a_user_who_lost_their_phone(
 def test_the_totp_secret_is_unreadable_in_the_database_without_the_key(app, store) -> None:
     from cryptography.fernet import Fernet
 
-    from bot.cases.crypto import ContactCipher
+    from bot.services.cases.crypto import ContactCipher
 
     stored, _ = _raw_user(store, ADMIN)
     assert stored.startswith("gAAAAA") and ADMIN_SECRET not in stored
@@ -1128,7 +1128,7 @@ def test_the_console_secret_key_file_is_created_with_mode_0600(tmp_path: Path, m
     from flask import Flask
 
     from bot import settings
-    from bot.console import views
+    from bot.services.console import views
 
     key_file = tmp_path / "var" / "console-secret-key"
     monkeypatch.setattr(views, "SECRET_FILE", key_file)

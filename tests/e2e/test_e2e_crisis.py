@@ -8,7 +8,7 @@ import pytest
 import requests
 import yaml
 
-from bot.evaluation import crisis_blind
+from tools.evaluation import crisis_blind
 from tests.support import held_back
 from tests.support.paths import DATA
 

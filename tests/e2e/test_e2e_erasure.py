@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from bot.cases import CaseStore
+from bot.services.cases import CaseStore
 from tests.support.assistant import new_sender, texts
 
 ERASED = "gewist"
@@ -93,7 +93,7 @@ def test_wis_mijn_gegevens_during_the_hand_off_questions(assistant) -> None:  # 
 
 def test_wis_mijn_gegevens_while_a_professional_holds_the_conversation(assistant) -> None:  # type: ignore[no-untyped-def]
     """The parent may always have the conversation erased, also while a professional holds it."""
-    from bot.console.rasa_client import RasaClient
+    from bot.services.console.rasa_client import RasaClient
 
     sender = new_sender()
     assistant.say(sender, "mijn zoon van 4 heeft elke dag driftbuien")

@@ -9,8 +9,8 @@ from typing import Any, Dict, List
 
 import pytest
 
-from bot import translations
-from bot.languages.switch import payload
+from bot.domain import translations
+from bot.domain.languages.switch import payload
 from tests.support.assistant import new_sender, texts
 
 
@@ -76,7 +76,7 @@ def test_a_crisis_gets_the_static_crisis_reply_in_the_parents_language(assistant
 
 def test_arabic_gets_the_topic_reply_in_arabic(assistant):
     """(The honest line for a topic Arabic does not cover: tests/unit/test_translations.py, in
-    bot.dialogue; the classifier has no Arabic examples of those topics yet.)"""
+    bot.domain.dialogue; the classifier has no Arabic examples of those topics yet.)"""
     sender = new_sender()
     first = assistant.say(sender, "ابني عمره 3 سنوات لا ينام في الليل ويستيقظ كثيرا")
     slots = assistant.slots(sender)
@@ -99,7 +99,7 @@ def test_the_language_menu_and_asking_switch_the_language(assistant):
 def test_the_hand_off_is_in_the_parents_language_and_the_case_records_it(assistant):
     """The buttons' payloads stay Dutch ("Hier in de chat"); clicking them keeps the conversation
     English, and the case tells the professional the parent's language."""
-    from bot.cases import CaseStore
+    from bot.services.cases import CaseStore
 
     sender = new_sender()
     assistant.say(sender, "my daughter is 6 and keeps lying to me about everything")

@@ -170,7 +170,7 @@ def _rotate_senders(assistant, session, count, headers=None):  # type: ignore[no
 
 
 def test_100_senders_from_one_address_are_limited_with_a_kind_429(assistant):
-    from bot.ratelimit import ADDRESS_SETTINGS, LIMITED_REPLY
+    from bot.services.ratelimit import ADDRESS_SETTINGS, LIMITED_REPLY
 
     allowed = ADDRESS_SETTINGS["RATE_LIMIT_NEW_SENDERS_PER_ADDRESS_PER_HOUR"][0]
     assert allowed < 100
@@ -198,7 +198,7 @@ def test_100_senders_from_one_address_are_limited_with_a_kind_429(assistant):
 
 
 def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(assistant):
-    from bot.ratelimit import ADDRESS_SETTINGS
+    from bot.services.ratelimit import ADDRESS_SETTINGS
 
     allowed = ADDRESS_SETTINGS["RATE_LIMIT_NEW_SENDERS_PER_ADDRESS_PER_HOUR"][0]
     session = _from(_loopback_address())
@@ -210,7 +210,7 @@ def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(assistant):
     assert statuses[:allowed] == [200] * allowed and set(statuses[allowed:]) == {429}, statuses
     # nor does a forwarding header make the machine's own address exempt-by-pretence: with one
     # a client on 127.0.0.1 is an ordinary client (a proxy on this host would add one)
-    from bot.ratelimit import ProxyTrust, client_address
+    from bot.services.ratelimit import ProxyTrust, client_address
 
     trust = ProxyTrust.from_env(assistant.env)
     assert client_address("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}, trust) == "127.0.0.1"
@@ -243,7 +243,7 @@ def test_metadata_outside_the_allow_list_does_not_reach_the_tracker(assistant):
 
 
 def test_only_allow_listed_metadata_is_kept():
-    from bot.channels.metadata import allowed_metadata
+    from bot.rasa.channels.metadata import allowed_metadata
 
     assert allowed_metadata({"language": "nl", "x": 1, "session": "abc"}) == {"language": "nl"}
     assert allowed_metadata({"language": "nl-BE"}) == {"language": "nl-BE"}
@@ -254,7 +254,7 @@ def test_only_allow_listed_metadata_is_kept():
 
 
 def test_the_rest_token_is_a_bearer_header_when_configured():
-    from bot.channels.rest import authorised
+    from bot.rasa.channels.rest import authorised
 
     class Request:
         def __init__(self, headers):  # type: ignore[no-untyped-def]

@@ -9,10 +9,10 @@ from typing import Any, Dict, List
 import pytest
 import requests
 
-from bot import situations
-from bot.cases import CaseStore
-from bot.console.rasa_client import RasaClient
-from bot.crisis import detect_crisis
+from bot.domain import situations
+from bot.domain.crisis import detect_crisis
+from bot.services.cases import CaseStore
+from bot.services.console.rasa_client import RasaClient
 from tests.support.assistant import new_sender, texts
 
 # One clear message per situation, written for this test (not from any evaluation set).

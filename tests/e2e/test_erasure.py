@@ -19,10 +19,10 @@ from rasa.shared.core.events import (
     ActionExecuted, BotUttered, Restarted, SessionStarted, SlotSet, UserUttered,
 )
 
-import bot.tracker_store as tracker_store_module
-from bot.cases import CaseStore
-from bot.erasure import ERASE_ACTION, ERASED_FLAG, erasure_requested
-from bot.tracker_store import ResilientSQLTrackerStore, TrackerNotSaved
+from bot.rasa.tracker_store import ResilientSQLTrackerStore, TrackerNotSaved
+from bot.services.cases import CaseStore
+from bot.services.erasure import ERASE_ACTION, ERASED_FLAG, erasure_requested
+import bot.rasa.tracker_store as tracker_store_module
 from tests.support.pg_schema import store_urls
 from tests.support.paths import ROOT
 
@@ -276,7 +276,7 @@ def test_on_socketio_the_page_gets_the_text_then_the_flag(domain) -> None:  # ty
 
 def test_the_rasa_server_never_migrates_the_case_store(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Erasing through a case store that nobody has created yet finds no case and creates no table."""
-    from bot.erasure import CaseEraser
+    from bot.services.erasure import CaseEraser
 
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     eraser = CaseEraser(url=url)
@@ -289,8 +289,8 @@ def test_the_rasa_server_never_migrates_the_case_store(tmp_path) -> None:  # typ
 def test_erasure_forgets_the_whatsapp_number_too(stores) -> None:  # type: ignore[no-untyped-def]
     """Issue 14: the WhatsApp channel's number book of this process forgets the erased conversation
     (the reply has gone out by then), and no other."""
-    from bot.channels import whatsapp as wa
-    from bot.channels.pseudonym import NumberBook
+    from bot.rasa.channels import whatsapp as wa
+    from bot.services.pseudonym import NumberBook
 
     config = wa.WhatsAppConfig(app_secret="app-secret-for-the-test", verify_token="verify-token-for-the-test",
                                access_token="access-token-for-the-test", phone_number_id="1",
@@ -311,8 +311,8 @@ def test_erasure_forgets_the_whatsapp_number_too(stores) -> None:  # type: ignor
 
 
 def test_erasure_forgets_the_twilio_number_too() -> None:
-    from bot.channels.twilio import SignedTwilioInput
-    from bot.erasure import forget_everywhere
+    from bot.rasa.channels.twilio import SignedTwilioInput
+    from bot.services.erasure import forget_everywhere
 
     channel = SignedTwilioInput("AC" + "0" * 32, "twilio-auth-token-for-the-test", "whatsapp:+14155238886")
     channel.book.remember("tw-erased", "+31612345678")

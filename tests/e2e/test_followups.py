@@ -13,15 +13,15 @@ from typing import Any, Iterator, List
 import pytest
 import sqlalchemy as sa
 
-from bot import wellbeing
-from bot.cases import CaseStore
-from bot.channels import whatsapp as wa
-from bot.channels.pseudonym import NumberBook
-from bot.erasure import CaseEraser
-from bot.followups import FollowUpStore
-from bot.followups.store import CLAIMED, MAX_TRIES, SCHEDULED
-from bot.followups.worker import FOLLOWUP_KEY, Worker, followup_events
-from bot.console.rasa_client import RasaUnavailable
+from bot.domain import wellbeing
+from bot.rasa.channels import whatsapp as wa
+from bot.services.cases import CaseStore
+from bot.services.console.rasa_client import RasaUnavailable
+from bot.services.erasure import CaseEraser
+from bot.services.followups import FollowUpStore
+from bot.services.followups.store import CLAIMED, MAX_TRIES, SCHEDULED
+from bot.services.followups.worker import FOLLOWUP_KEY, Worker, followup_events
+from bot.services.pseudonym import NumberBook
 from tests.support.graph_standin import GraphStandIn
 from tests.support.pg_schema import fresh_schema
 
@@ -130,7 +130,7 @@ def test_stop_cancels_what_was_not_sent_and_erasure_deletes_everything(store: Fo
 
 
 def test_the_retention_purge_deletes_follow_ups_past_the_period(store: FollowUpStore) -> None:
-    from bot.purge import purge
+    from bot.services.purge import purge
 
     old = store.schedule("conv-old", "rest", "slapen", "0-2", "normaal", 1, now=T0 - timedelta(days=120))
     new = store.schedule("conv-new", "rest", "slapen", "0-2", "normaal", 2, now=T0)
@@ -291,7 +291,7 @@ def test_the_standin_checks_template_components_as_meta_does(graph: GraphStandIn
 
 
 def test_a_web_follow_up_waits_for_the_parent_until_answered(tmp_path: Path) -> None:
-    from bot.followups.pending import FOLLOWUP_MARK, PendingFollowUps
+    from bot.services.followups.pending import FOLLOWUP_MARK, PendingFollowUps
 
     cases = CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}")
     store = FollowUpStore.of(cases)

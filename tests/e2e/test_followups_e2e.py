@@ -1,5 +1,5 @@
 """Issue 19 end to end: the real Rasa and action servers with the trained model, the case store on
-PostgreSQL, and the follow-up worker as its own process (``python -m bot.followups --once --now``,
+PostgreSQL, and the follow-up worker as its own process (``python -m bot.services.followups --once --now``,
 the injectable clock), twice at the same time. WhatsApp goes to the Graph API stand-in
 (tests/support/graph_standin.py), with the follow-up template registered as a municipality registers it.
 
@@ -23,9 +23,9 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import requests
 
-from bot.cases import CaseStore
-from bot.channels.pseudonym import Pseudonymizer
-from bot.followups import FollowUpStore
+from bot.services.cases import CaseStore
+from bot.services.followups import FollowUpStore
+from bot.services.pseudonym import Pseudonymizer
 from tests.support import log_scan
 from tests.support.assistant import Assistant, new_sender, start_assistant, texts
 from tests.support.graph_standin import GraphStandIn
@@ -55,7 +55,7 @@ def servers(graph: GraphStandIn, tmp_path_factory: pytest.TempPathFactory) -> It
             CASE_STORE_URL=pg_url,
             WHATSAPP_API_BASE=graph.base_url,
             # the parent's messages of the WhatsApp test are 26 hours old: accepted, and the number
-            # kept long enough for a follow-up (bot/channels/pseudonym.py)
+            # kept long enough for a follow-up (bot/services/pseudonym.py)
             WHATSAPP_MAX_MESSAGE_AGE=str(3 * 24 * 3600),
             WHATSAPP_NUMBER_TTL=str(30 * 24 * 3600),
             WHATSAPP_FOLLOWUP_TEMPLATE=FOLLOWUP_TEMPLATE,
@@ -75,7 +75,7 @@ def run_workers(servers: Assistant, days: float, count: int = 1) -> None:
     now = (datetime.now(timezone.utc) + timedelta(days=days)).isoformat()
     env = {**servers.env, "RASA_API_URL": servers.url}
     logs = [open(servers.log_dir / f"followups-{uuid.uuid4().hex[:6]}.log", "ab") for _ in range(count)]
-    workers = [subprocess.Popen([sys.executable, "-m", "bot.followups", "--once", "--now", now], cwd=ROOT,
+    workers = [subprocess.Popen([sys.executable, "-m", "bot.services.followups", "--once", "--now", now], cwd=ROOT,
                                 env=env, stdout=log, stderr=subprocess.STDOUT) for log in logs]
     for worker in workers:
         assert worker.wait(timeout=120) == 0

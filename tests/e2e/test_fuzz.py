@@ -21,14 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.age import find_ages, parse_age
-from bot.channels.rest import MAX_SENDER_CHARS, SafeRestInput
-from bot.channels.twilio import form_parameters
-from bot.channels.whatsapp import Inbound, PayloadError, parse_webhook, signature_of, split_text, valid_signature
-from bot.crisis import SIGNALS, detect_crisis
-from bot.dialogue import Conversation, Message, respond
-from bot.places import PlaceMatch, match_place
-from bot.triage import assess
+from bot.domain.age import find_ages, parse_age
+from bot.domain.crisis import SIGNALS, detect_crisis
+from bot.domain.dialogue import Conversation, Message, respond
+from bot.domain.places import PlaceMatch, match_place
+from bot.domain.triage import assess
+from bot.rasa.channels.rest import MAX_SENDER_CHARS, SafeRestInput
+from bot.rasa.channels.twilio import form_parameters
+from bot.rasa.channels.whatsapp import Inbound, PayloadError, parse_webhook, signature_of, split_text, valid_signature
 
 SCALE = max(1, int(os.environ.get("FUZZ_SCALE", "1")))
 DERANDOMIZE = os.environ.get("FUZZ_RANDOM") != "1"
@@ -103,11 +103,11 @@ def test_age_parser_never_raises(text: str, expecting: bool) -> None:
 @given(text=texts, lemmas=st.one_of(st.none(), st.lists(st.one_of(st.text(max_size=10), st.integers()), max_size=20)))
 def test_crisis_detector_never_raises(text: str, lemmas: Any) -> None:
     errors = ErrorRecords()
-    logging.getLogger("bot.crisis").addHandler(errors)
+    logging.getLogger("bot.domain.crisis").addHandler(errors)
     try:
         match = timed(detect_crisis, text, lemmas)
     finally:
-        logging.getLogger("bot.crisis").removeHandler(errors)
+        logging.getLogger("bot.domain.crisis").removeHandler(errors)
     assert match is None or match.signal in SIGNALS
     assert not errors.records  # the detector swallows its errors and logs them: they must not happen
 
@@ -173,7 +173,7 @@ def test_one_megabyte_is_handled_in_bounded_time(call) -> None:  # type: ignore[
 def test_cleaned_text_is_valid_unicode_for_the_nlu(text: str) -> None:
     """Every channel hands clean_text's result to spaCy, which raises on lone surrogates (JSON
     "\\ud800" escapes decode to them): the cleaned text must encode as UTF-8."""
-    from bot.channels.input_limits import clean_text
+    from bot.rasa.channels.input_limits import clean_text
 
     timed(clean_text, text).encode("utf-8")
 

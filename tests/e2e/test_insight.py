@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.cases import CaseStore
-from bot.cases.schema import insight_daily, insight_seen, insight_state
-from bot.catalogue import load_catalogue
-from bot.console.app import create_app
-from bot.insight import report as insight_report
-from bot.insight.local import InProcessInsightBroker
-from bot.insight.sink import Cell, InsightSink, State, step
-from bot.stats_broker import AnonymousStatsBroker
+from bot.domain.catalogue import load_catalogue
+from bot.rasa.insight_broker import InProcessInsightBroker
+from bot.rasa.stats_broker import AnonymousStatsBroker
+from bot.services.cases import CaseStore
+from bot.services.cases.schema import insight_daily, insight_seen, insight_state
+from bot.services.console.app import create_app
+from bot.services.insight import report as insight_report
+from bot.services.insight.sink import Cell, InsightSink, State, step
 from tests.support.insight_helpers import (
     ADMIN, BELEID, HIDDEN, PASSWORD, PASSWORD_HASH, PROFESSIONAL, SUPPRESSED, ConsumerProcess, attack, csv_cells,
     naive_recoveries, page_cells, queue_depth, question, totals, whole_numbers,
@@ -195,7 +195,7 @@ def test_the_consumer_counts_every_record_once_across_restarts_and_a_crash(pg_ur
 
 def test_the_consumer_refuses_to_start_without_a_broker() -> None:
     env = {k: v for k, v in os.environ.items() if k != "EVENT_BROKER_URL"}
-    done = subprocess.run([sys.executable, "-m", "bot.insight.consume", "--port", "0"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "bot.services.insight.consume", "--port", "0"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "EVENT_BROKER_URL" in done.stderr
 
@@ -219,7 +219,7 @@ def _rasa_events(sender: str) -> List[Dict[str, Any]]:
 def test_without_a_broker_the_rasa_process_counts_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'cases.db'}"
     monkeypatch.setenv("INSIGHT_IN_PROCESS", "1")
-    config = EndpointConfig(url="", type="bot.insight.local.InProcessInsightBroker", queue="q", hash_key="")
+    config = EndpointConfig(url="", type="bot.rasa.insight_broker.InProcessInsightBroker", queue="q", hash_key="")
 
     async def scenario() -> InProcessInsightBroker:
         broker = await InProcessInsightBroker.from_endpoint_config(config)
@@ -246,7 +246,7 @@ def test_without_a_broker_the_rasa_process_counts_itself(tmp_path: Path, monkeyp
 
 def test_without_the_setting_there_is_still_no_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("INSIGHT_IN_PROCESS", raising=False)
-    config = EndpointConfig(url="", type="bot.insight.local.InProcessInsightBroker")
+    config = EndpointConfig(url="", type="bot.rasa.insight_broker.InProcessInsightBroker")
     assert asyncio.run(InProcessInsightBroker.from_endpoint_config(config)) is None
 
 
@@ -445,7 +445,7 @@ def test_month_periods_are_whole_weeks() -> None:
 
 
 def test_the_broker_adds_situation_neighbourhood_and_language_as_fixed_labels_only() -> None:
-    from bot.stats_broker import anonymise
+    from bot.services.insight.events import anonymise
 
     broker = AnonymousStatsBroker("amqp://nowhere/")
     sender = "wa-0612345678"
@@ -497,7 +497,7 @@ def test_make_run_starts_the_consumer_only_when_a_broker_is_configured(tmp_path:
     assert "insight" not in names()
     assert names()["rasa"] and serve.runtime_env({})["INSIGHT_IN_PROCESS"] == "1"
     insight = names(EVENT_BROKER_URL=AMQP, INSIGHT_PORT="5099")["insight"]
-    assert insight.argv[1:] == ["-m", "bot.insight.consume", "--port", "5099"]
+    assert insight.argv[1:] == ["-m", "bot.services.insight.consume", "--port", "5099"]
     assert insight.health_url == "http://127.0.0.1:5099/health"
 
 

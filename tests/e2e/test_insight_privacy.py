@@ -18,15 +18,15 @@ import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Restarted, SlotSet, UserUttered
 
-from bot import purge as purge_module
-from bot.cases import CaseStore
-from bot.cases.schema import insight_daily, insight_seen, insight_state
-from bot.erasure import ERASE_ACTION, CaseEraser
-from bot.insight.local import InProcessInsightBroker
-from bot.insight.privacy import erase_conversation, purge_working_rows
-from bot.insight.sink import InsightSink
-from bot.stats_broker import conversation_hash, link_keys
-from bot.tracker_store import ResilientSQLTrackerStore
+from bot.rasa.insight_broker import InProcessInsightBroker
+from bot.services.insight.events import conversation_hash, link_keys
+from bot.rasa.tracker_store import ResilientSQLTrackerStore
+from bot.services import purge as purge_module
+from bot.services.cases import CaseStore
+from bot.services.cases.schema import insight_daily, insight_seen, insight_state
+from bot.services.erasure import ERASE_ACTION, CaseEraser
+from bot.services.insight.privacy import erase_conversation, purge_working_rows
+from bot.services.insight.sink import InsightSink
 from tests.support.insight_helpers import question
 from tests.support.pg_schema import store_urls
 from tests.support.paths import ROOT
@@ -99,7 +99,7 @@ def test_the_retention_purge_deletes_working_rows_past_two_days_without_new_reco
 
     run(at_noon(DAY + timedelta(days=2)))  # the day before yesterday is still within two days
     assert working_days(cases.engine) == ({DAY, DAY + timedelta(days=1)},) * 2
-    caplog.set_level("INFO", logger="bot.purge")
+    caplog.set_level("INFO", logger="bot.services.purge")
     run(at_noon(DAY + timedelta(days=3)))  # no record came in since: the purge deletes them anyway
     assert working_days(cases.engine) == ({DAY + timedelta(days=1)},) * 2
     assert "insight: deleted 8 record key(s) and 1 conversation state(s)" in caplog.text
@@ -117,7 +117,7 @@ def test_python_m_bot_purge_deletes_them_too(tmp_path: Path) -> None:
     sink = InsightSink.from_url(url)
     sink.apply_many(question(DAY.isoformat(), "slapen", hood="Noorderwijk"))
     env = {**os.environ, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 'trackers.db'}", "CASE_STORE_URL": url}
-    done = subprocess.run([sys.executable, "-m", "bot.purge", "--now", (DAY + timedelta(days=3)).isoformat()],
+    done = subprocess.run([sys.executable, "-m", "bot.services.purge", "--now", (DAY + timedelta(days=3)).isoformat()],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert working_days(sink.engine) == (set(), set())
@@ -236,8 +236,8 @@ def test_the_registers_describe_the_insight_tables_and_their_retention(name: str
     assert named <= existing, f"{name} names {sorted(named - existing)}"
     lines = [line for line in text.splitlines() if "insight_" in line]
     assert not [line for line in lines if "[gemeente" in line], f"{name}: a placeholder is left for the insight"
-    from bot.insight.sink import KEEP_DAYS
+    from bot.services.insight.sink import KEEP_DAYS
 
     flat = " ".join(text.split())
     assert KEEP_DAYS == 2 and "twee dagen" in flat and "onbeperkt" in flat and "wis mijn gegevens" in flat
-    assert "`python -m bot.purge`" in flat and "rol beleid" in flat
+    assert "`python -m bot.services.purge`" in flat and "rol beleid" in flat

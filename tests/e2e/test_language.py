@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import spacy
 
-from bot import language
+from bot.domain import language
 
 PY = sys.executable
 
@@ -36,7 +36,7 @@ def test_resolve_uses_the_own_pipeline_when_the_core_model_is_missing(monkeypatc
 def test_loading_a_model_whose_pipeline_is_missing_names_the_fix(monkeypatch, tmp_path):
     from rasa.nlu.model import InvalidModelError
 
-    from bot.nlu.dutch_spacy import DutchSpacyNLP
+    from bot.rasa.nlu.dutch_spacy import DutchSpacyNLP
 
     monkeypatch.setattr(language, "OWN_PIPELINE_DIR", tmp_path / "absent")
     with pytest.raises(InvalidModelError, match="make language"):
@@ -72,7 +72,7 @@ def test_core_model_path_is_chosen_and_loads_in_rasa(stand_in_core_model):
     script = (
         "import json\n"
         "from bot import language\n"
-        "from bot.nlu.dutch_spacy import DutchSpacyNLP\n"
+        "from bot.rasa.nlu.dutch_spacy import DutchSpacyNLP\n"
         "name = language.resolve(build=False)\n"
         "model = DutchSpacyNLP.load_model(name)\n"
         "doc = model.model('hij slaapt slecht')\n"

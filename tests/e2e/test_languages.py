@@ -1,7 +1,7 @@
-"""Tests for bot/languages (issue 17, item 1): which language a parent's message is in.
+"""Tests for bot/domain/languages (issue 17, item 1): which language a parent's message is in.
 
 Pure tests: no Rasa. The messages here are written for these tests; the held-out sets are
-measured with ``python -m bot.languages.measure``, never used here.
+measured with ``python -m tools.languages.measure``, never used here.
 """
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import sys
 import pytest
 import yaml
 
-from bot.languages import Detection, LanguageDetector, detect, load_rules
-from bot.languages import detector as detector_module
-from bot.languages import measure
+from bot.domain.languages import Detection, LanguageDetector, detect, load_rules
+from bot.domain.languages import detector as detector_module
+from tools.languages import measure
 from tests.support.paths import ROOT
 
 LANGUAGES = ("nl", "en", "ar", "tr", "pl", "uk")
@@ -297,7 +297,7 @@ def test_detection_works_in_a_process_without_network():
         pytest.skip("unshare -n is not available here (needs root or user namespaces)")
     code = (
         "import socket\n"
-        "from bot.languages import detect\n"
+        "from bot.domain.languages import detect\n"
         "try:\n"
         "    socket.create_connection(('192.0.2.1', 80), timeout=1)\n"
         "    print('NETWORK')\n"

@@ -14,8 +14,8 @@ from typing import Iterator
 
 import pytest
 
-from bot import notify
-from bot.cases import CaseStore
+from bot.services import notify
+from bot.services.cases import CaseStore
 from tests.support.smtp_server import Inbox, smtp_server
 from tests.support.web_fixture import free_port
 
@@ -74,7 +74,7 @@ def test_background_sending_does_not_wait_for_a_hanging_server(case, caplog) -> 
         channel = notify.EmailNotifier("127.0.0.1", silent.getsockname()[1], "a@b.nl", ["c@d.nl"], timeout=1.0)
         notifier = notify.CaseNotifier([channel], BASE, background=True)
         started = time.monotonic()
-        with caplog.at_level(logging.ERROR, logger="bot.notify"):
+        with caplog.at_level(logging.ERROR, logger="bot.services.notify"):
             future = notifier.notify_new_case(case)
             assert time.monotonic() - started < 0.5  # the parent's reply is not held up
             assert future.result(timeout=10) == 0
@@ -86,7 +86,7 @@ def test_background_sending_does_not_wait_for_a_hanging_server(case, caplog) -> 
 
 def test_unreachable_smtp_is_logged_without_content(case, caplog) -> None:
     notifier = notify.notifier_from_env(_env(free_port()), background=False)
-    with caplog.at_level(logging.ERROR, logger="bot.notify"):
+    with caplog.at_level(logging.ERROR, logger="bot.services.notify"):
         assert notifier.send_now(case) == 0
     assert "EmailNotifier" in caplog.text
     _no_content(caplog.text)
@@ -146,7 +146,7 @@ def test_webhook_without_secret_is_unsigned(hook, case) -> None:
 def test_webhook_error_is_logged_not_raised(hook, case, caplog) -> None:
     handler, url = hook
     handler.status = 500
-    with caplog.at_level(logging.ERROR, logger="bot.notify"):
+    with caplog.at_level(logging.ERROR, logger="bot.services.notify"):
         assert notify.notifier_from_env({"NOTIFY_WEBHOOK_URL": url}, background=False).send_now(case) == 0
     assert "WebhookNotifier" in caplog.text
     _no_content(caplog.text)
@@ -159,7 +159,7 @@ def test_both_channels_and_none(smtp, hook, case, caplog) -> None:
     assert both.send_now(case) == 2 and inbox.messages and handler.received
     nothing = notify.notifier_from_env({}, background=False)
     assert nothing.channels == []
-    with caplog.at_level(logging.WARNING, logger="bot.notify"):
+    with caplog.at_level(logging.WARNING, logger="bot.services.notify"):
         assert nothing.notify_new_case(case) is None
     assert "no notification channel" in caplog.text
 
@@ -177,7 +177,7 @@ def test_a_crisis_while_a_professional_holds_the_conversation_is_alerted_by_emai
         smtp, hook, tmp_path) -> None:
     """Issue 13: the case is marked (the console lists it first) and both channels say so, with no
     content."""
-    from bot import handoff
+    from bot.domain import handoff
 
     inbox, port = smtp
     handler, url = hook

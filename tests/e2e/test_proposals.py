@@ -11,11 +11,11 @@ from typing import Any, Iterator
 
 import pytest
 
-from bot.cases import CaseStore
-from bot.catalogue import published
-from bot.console.auth import hash_password
-from bot.offers.store import CatalogueStore
-from bot.web import app as web_app
+from bot.domain.catalogue import published
+from bot.services.cases import CaseStore
+from bot.services.console.auth import hash_password
+from bot.services.offers.store import CatalogueStore
+from bot.services.web import app as web_app
 from tests.support.smtp_server import Inbox, smtp_server
 from tests.support.console_client import BrowserClient
 
@@ -209,7 +209,7 @@ def test_a_proposal_goes_through_review_to_a_published_offer(client, store, smtp
 
 
 def test_declined_contacts_are_deleted_after_30_days_by_the_purge(store, tmp_path) -> None:
-    from bot import purge
+    from bot.services import purge
 
     cat = CatalogueStore(store)
     old = cat.add_proposal(what="Speelgroep", audience="peuters", topic=None, place="Noord", when_text="wo",

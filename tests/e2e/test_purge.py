@@ -1,4 +1,4 @@
-"""Retention (issue 14): `python -m bot.purge` deletes exactly the conversations with no activity for
+"""Retention (issue 14): `python -m bot.services.purge` deletes exactly the conversations with no activity for
 the retention period (tracker store) and the expired cases (case store), on SQLite and PostgreSQL,
 with an injected clock; it logs counts only; `make run` runs it beside the servers, Kubernetes as a
 CronJob."""
@@ -20,10 +20,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import purge as purge_module
 from bot import serve
-from bot.cases import CaseStore, retention_days
-from bot.tracker_store import ResilientSQLTrackerStore
+from bot.rasa.tracker_store import ResilientSQLTrackerStore
+from bot.services import purge as purge_module
+from bot.services.cases import CaseStore, retention_days
 from tests.support.pg_schema import store_urls
 from tests.support.paths import ROOT
 
@@ -160,7 +160,7 @@ def test_the_command_logs_counts_only(filled, monkeypatch, caplog) -> None:  # t
 def test_python_m_bot_purge_runs_on_its_own(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "TRACKER_STORE_URL": f"sqlite:///{tmp_path / 't.db'}",
            "CASE_STORE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
-    done = subprocess.run([sys.executable, "-m", "bot.purge"], cwd=ROOT, env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "bot.services.purge"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "deleted 0 conversation(s)" in done.stderr
@@ -169,7 +169,7 @@ def test_python_m_bot_purge_runs_on_its_own(tmp_path) -> None:  # type: ignore[n
 def test_a_failing_purge_exits_non_zero_and_names_only_the_error_type(tmp_path) -> None:  # type: ignore[no-untyped-def]
     env = {**os.environ, "TRACKER_STORE_URL": "postgresql://nobody@127.0.0.1:1/geheim-ouder-123",
            "CASE_STORE_URL": f"sqlite:///{tmp_path / 'c.db'}"}
-    done = subprocess.run([sys.executable, "-m", "bot.purge"], cwd=ROOT, env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "bot.services.purge"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 1
     assert "retention purge failed (OperationalError)" in done.stderr
@@ -182,7 +182,7 @@ def test_make_run_runs_the_purge_at_start_and_then_periodically(tmp_path) -> Non
     marks = tmp_path / "runs"
     loop = serve.PurgeLoop({**os.environ}, interval=0.3,
                            command=[sys.executable, "-c", f"open({str(marks)!r}, 'a').write('x')"])
-    assert loop.command != serve.PurgeLoop({}).command and serve.PurgeLoop({}).command[-2:] == ["-m", "bot.purge"]
+    assert loop.command != serve.PurgeLoop({}).command and serve.PurgeLoop({}).command[-2:] == ["-m", "bot.services.purge"]
     loop.start()
     try:
         deadline = time.monotonic() + 10
@@ -205,7 +205,7 @@ def test_serve_main_starts_the_purge_loop() -> None:
 
 def test_make_purge_and_the_kubernetes_cronjob() -> None:
     dry = subprocess.run(["make", "-n", "purge"], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert dry.returncode == 0 and "-m bot.purge" in dry.stdout
+    assert dry.returncode == 0 and "-m bot.services.purge" in dry.stdout
     k8s = ROOT / "deploy" / "k8s"
     kustomization = yaml.safe_load((k8s / "kustomization.yaml").read_text(encoding="utf-8"))
     docs = [d for name in kustomization["resources"]
@@ -215,9 +215,9 @@ def test_make_purge_and_the_kubernetes_cronjob() -> None:
     job = jobs[0]["spec"]
     assert job["concurrencyPolicy"] == "Forbid" and len(job["schedule"].split()) == 5
     container = job["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["python", "-m", "bot.purge"] and container["image"] == "opvoedmaatje"
+    assert container["command"] == ["python", "-m", "bot.services.purge"] and container["image"] == "opvoedmaatje"
     assert [next(iter(r.values()))["name"] for r in container["envFrom"]] == ["opvoedmaatje-config"]
     secrets = {e["name"] for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})}
     assert secrets == {"TRACKER_STORE_URL", "CASE_STORE_URL"}  # the stores it purges, nothing else
     compose = yaml.safe_load((ROOT / "deploy" / "docker-compose.yml").read_text(encoding="utf-8"))
-    assert compose["services"]["purge"]["command"][:3] == ["python", "-m", "bot.purge"]
+    assert compose["services"]["purge"]["command"][:3] == ["python", "-m", "bot.services.purge"]

@@ -1,4 +1,4 @@
-"""Rate limiting per sender (bot/ratelimit.py): in memory, and shared through the real Redis."""
+"""Rate limiting per sender (bot/services/ratelimit.py): in memory, and shared through the real Redis."""
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +9,8 @@ from typing import List
 
 import pytest
 
-from bot import ratelimit
-from bot.ratelimit import Decision, MemoryBuckets, RateLimiter, RedisBuckets
+from bot.services import ratelimit
+from bot.services.ratelimit import Decision, MemoryBuckets, RateLimiter, RedisBuckets
 
 
 class FakeClock:
@@ -162,7 +162,7 @@ def test_redis_down_falls_back_to_memory_quickly(caplog: pytest.LogCaptureFixtur
 
 # ---------------------------------------------------------------- issue 15: per client address
 
-from bot.ratelimit import (ADDRESS_SETTINGS, AddressLimiter, ProxyTrust, SeenSenders,  # noqa: E402
+from bot.services.ratelimit import (ADDRESS_SETTINGS, AddressLimiter, ProxyTrust, SeenSenders,  # noqa: E402
                            client_address, environ_address, parse_address)
 
 LOCAL = ProxyTrust.from_env({})

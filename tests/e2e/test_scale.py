@@ -249,7 +249,7 @@ def test_a_reply_sent_by_one_server_reaches_a_socketio_chat_held_by_the_other(cl
     import socketio
     import requests
 
-    from bot.channels.socketio import sender_of, web_origins
+    from bot.rasa.channels.socketio import sender_of, web_origins
 
     signed: List[str] = []  # the session id is issued (and signed) by the server
 

@@ -24,8 +24,8 @@ import pytest
 import requests
 
 from bot import settings
-from bot.channels.pseudonym import Pseudonymizer
-from bot.channels.socketio import SessionSigner, client_manager, sender_of
+from bot.rasa.channels.socketio import SessionSigner, client_manager, sender_of
+from bot.services.pseudonym import Pseudonymizer
 from tests.support.socketio_chat import Chat, in_own_loop
 from tests.support.web_fixture import CHANNEL_ENV
 

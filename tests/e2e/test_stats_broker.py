@@ -1,4 +1,4 @@
-"""The anonymous statistics broker (bot/stats_broker.py), against the real RabbitMQ."""
+"""The anonymous statistics broker (bot/rasa/stats_broker.py), against the real RabbitMQ."""
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +12,9 @@ import pytest
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import stats_broker
-from bot.stats_broker import AnonymousStatsBroker, anonymise, conversation_hash
+from bot.rasa import stats_broker
+from bot.rasa.stats_broker import AnonymousStatsBroker
+from bot.services.insight.events import anonymise, conversation_hash
 from tests.support.rabbitmq import AMQP, delete_queue_and_exchange, needs_rabbit
 
 SENDER = "wa-0612345678"
@@ -87,7 +88,7 @@ def test_conversation_hash_is_keyed_and_rotates_daily() -> None:
 
 @pytest.mark.parametrize("url", ["", "   ", None])
 def test_no_url_means_no_broker(url: Any) -> None:
-    config = EndpointConfig(url=url, type="bot.stats_broker.AnonymousStatsBroker", queue="q")
+    config = EndpointConfig(url=url, type="bot.rasa.stats_broker.AnonymousStatsBroker", queue="q")
     assert asyncio.run(AnonymousStatsBroker.from_endpoint_config(config)) is None
 
 
@@ -96,7 +97,7 @@ def test_rasa_loads_it_from_endpoints(tmp_path) -> None:  # type: ignore[no-unty
     from rasa.core.utils import read_endpoints_from_path
 
     path = tmp_path / "endpoints.yml"
-    path.write_text("event_broker:\n  type: bot.stats_broker.AnonymousStatsBroker\n  url: amqp://guest:guest@127.0.0.1:1/\n"
+    path.write_text("event_broker:\n  type: bot.rasa.stats_broker.AnonymousStatsBroker\n  url: amqp://guest:guest@127.0.0.1:1/\n"
                     "  queue: q1\n  exchange: x1\n  hash_key: k\n", encoding="utf-8")
     endpoints = read_endpoints_from_path(path)
     broker = asyncio.run(EventBroker.create(endpoints.event_broker))
@@ -105,7 +106,7 @@ def test_rasa_loads_it_from_endpoints(tmp_path) -> None:  # type: ignore[no-unty
 
 
 ENDPOINTS_SECTION = """event_broker:
-  type: bot.stats_broker.AnonymousStatsBroker
+  type: bot.rasa.stats_broker.AnonymousStatsBroker
   url: ${EVENT_BROKER_URL}
   queue: ${EVENT_BROKER_QUEUE}
   exchange: ${EVENT_BROKER_EXCHANGE}

@@ -14,11 +14,11 @@ from rasa.core.channels.channel import UserMessage
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from bot.cases import CaseStore
-from bot.cases.crypto import ContactCipher
-from bot.cases.delivery import ReplyRoutes
-from bot.channels.pseudonym import NumberBook, Pseudonymizer
-from bot.channels.twilio import PseudonymTwilioOutput, SignedTwilioInput
+from bot.rasa.channels.twilio import PseudonymTwilioOutput, SignedTwilioInput
+from bot.services.cases import CaseStore
+from bot.services.cases.crypto import ContactCipher
+from bot.services.cases.delivery import ReplyRoutes
+from bot.services.pseudonym import NumberBook, Pseudonymizer
 from tests.support import log_scan
 from tests.support.sanic_server import serving
 
@@ -244,7 +244,7 @@ def test_logs_hold_neither_the_number_nor_the_text(caplog: pytest.LogCaptureFixt
             fields = form(body="mijn dochter Sanne")
             await post(url, fields, sign(url, fields))
             await post(url, fields, "forged")
-    with caplog.at_level(logging.DEBUG, logger="bot.channels"):
+    with caplog.at_level(logging.DEBUG, logger="bot.rasa.channels"):
         run(scenario())
     assert "612345678" not in caplog.text and "Sanne" not in caplog.text
     assert "signature" in caplog.text
@@ -287,7 +287,7 @@ def test_slash_text_is_ordinary_text_and_a_crisis_is_answered_by_the_real_model(
     detection (the trained model, in-process; crisis replies need no action server)."""
     from rasa.core.agent import Agent
 
-    from bot import situations
+    from bot.domain import situations
     from tests.support.assistant import MODEL
 
     async def scenario() -> None:

@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from rasa.core.channels.channel import UserMessage
 
-from bot.cases import CaseStore
-from bot.cases.crypto import ContactCipher
-from bot.cases.delivery import ReplyRoutes
-from bot.channels import whatsapp as wa
-from bot.channels.pseudonym import NumberBook, Pseudonymizer
-from bot.ratelimit import LIMITED_REPLY, RateLimiter
+from bot.rasa.channels import whatsapp as wa
+from bot.services.cases import CaseStore
+from bot.services.cases.crypto import ContactCipher
+from bot.services.cases.delivery import ReplyRoutes
+from bot.services.pseudonym import NumberBook, Pseudonymizer
+from bot.services.ratelimit import LIMITED_REPLY, RateLimiter
 from tests.support import log_scan
 from tests.support.graph_standin import GraphStandIn, shape_problems
 from tests.support.pg_schema import store_urls
@@ -381,7 +381,7 @@ def test_a_message_for_another_phone_number_id_is_left_out_with_a_warning(
             assert (await post(http, url, webhook(text_message("hallo"), phone_number_id="999"))).status == 200
             assert (await post(http, url, webhook(text_message("goedemorgen")))).status == 200
         assert [m.text for m in agent.messages] == ["goedemorgen"]  # only our own number's parent
-    with caplog.at_level(logging.WARNING, logger="bot.channels.whatsapp"):
+    with caplog.at_level(logging.WARNING, logger="bot.rasa.channels.whatsapp"):
         run(scenario())
     assert any("another phone number id" in r.getMessage() for r in caplog.records)
 
@@ -652,7 +652,7 @@ def test_outside_the_24_hour_window_a_template_is_sent_once_and_the_text_withhel
 
 
 def test_a_number_from_a_registered_resolver_without_known_window_gets_the_template(graph: GraphStandIn) -> None:
-    from bot.channels.pseudonym import Contact
+    from bot.services.pseudonym import Contact
 
     async def scenario() -> None:
         out = _output(graph)
@@ -698,7 +698,7 @@ def test_an_unreachable_graph_api_is_retried_and_logged_without_content(caplog: 
             return await client.send(NUMBER, {"type": "text", "text": {"body": "geheime zorg"}})
         finally:
             await client.close()
-    with caplog.at_level(logging.DEBUG, logger="bot.channels.whatsapp"):
+    with caplog.at_level(logging.DEBUG, logger="bot.rasa.channels.whatsapp"):
         assert run(scenario()) is None
     assert caplog.text.count("unreachable") == 3
     assert "geheime zorg" not in caplog.text and NUMBER not in caplog.text
@@ -951,7 +951,7 @@ def test_e2e_whatsapp_conversation_concern_age_reassurance_support_nearby(assist
 def test_e2e_whatsapp_slash_text_is_ordinary_text_and_a_crisis_is_answered(assistant: Any, e2e_graph: GraphStandIn) -> None:
     """Issue 13: a text that starts with "/" but is no payload the assistant sent goes through
     crisis detection like any other text (CONTRACT.md 6)."""
-    from bot import situations
+    from bot.domain import situations
 
     number = "31611122233"
     sender = Pseudonymizer(CHANNEL_ENV["SENDER_ID_SECRET"].encode()).pseudonym(number, "wa")
@@ -969,8 +969,8 @@ CONSOLE_PASSWORD = "Lange-zin-voor-de-test-2026"
 
 def _console(store: CaseStore, rasa_url: str, token: str) -> Any:
     """The professionals' console (in-process) on the shared case store, talking to `rasa_url`."""
-    from bot.console.app import create_app
-    from bot.console.auth import hash_password
+    from bot.services.console.app import create_app
+    from bot.services.console.auth import hash_password
 
     import pyotp
 

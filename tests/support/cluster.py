@@ -41,10 +41,10 @@ SHARED_REDIS = ("127.0.0.1", 6379)
 AMQP_URL = os.environ.get("SCALE_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 # A dead server's ticket lock is given up after this many seconds (Rasa's default is 60).
 TICKET_LOCK_LIFETIME = "20"
-TRACKER_STORE_TYPE = "bot.tracker_store.ResilientSQLTrackerStore"
+TRACKER_STORE_TYPE = "bot.rasa.tracker_store.ResilientSQLTrackerStore"
 EVENT_BROKER_SECTION = """
 event_broker:
-  type: bot.stats_broker.AnonymousStatsBroker
+  type: bot.rasa.stats_broker.AnonymousStatsBroker
   url: ${EVENT_BROKER_URL}
   queue: ${EVENT_BROKER_QUEUE}
   exchange: ${EVENT_BROKER_EXCHANGE}
@@ -269,7 +269,7 @@ class Cluster:
 
 def _endpoints_file(tmp: Path) -> Path:
     """The project's endpoints.yml; until it has them, with the statistics broker and the
-    restart-safe tracker store (bot/tracker_store.py) put in."""
+    restart-safe tracker store (bot/rasa/tracker_store.py) put in."""
     project = ROOT / "endpoints.yml"
     text = project.read_text(encoding="utf-8")
     changed = text

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from bot.console.auth import hash_password
+from bot.services.console.auth import hash_password
 
 TOKEN = "rasa-test-token"
 PASSWORD = "een lang wachtwoord 42"

@@ -19,8 +19,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import sqlalchemy as sa
 
-from bot.cases.schema import insight_daily
-from bot.console.auth import hash_password
+from bot.services.cases.schema import insight_daily
+from bot.services.console.auth import hash_password
 from tests.support.paths import ROOT
 from tests.support.rabbitmq import AMQP
 from tests.support.web_fixture import free_port
@@ -171,14 +171,14 @@ def totals(engine: sa.engine.Engine) -> Dict[tuple, int]:
 
 
 class ConsumerProcess:
-    """``python -m bot.insight.consume`` on a queue of RabbitMQ and a case store."""
+    """``python -m bot.services.insight.consume`` on a queue of RabbitMQ and a case store."""
 
     def __init__(self, url: str, queue: str, exchange: str, log: Path, **extra: str) -> None:
         env = {**os.environ, "EVENT_BROKER_URL": AMQP, "EVENT_BROKER_QUEUE": queue, "EVENT_BROKER_EXCHANGE": exchange,
                "CASE_STORE_URL": url, **extra}
         self.port = free_port()
         self.log = log.open("ab")
-        self.process = subprocess.Popen([sys.executable, "-m", "bot.insight.consume", "--port", str(self.port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "bot.services.insight.consume", "--port", str(self.port)],
                                         cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def health(self) -> Dict[str, Any]:

@@ -16,9 +16,9 @@ from typing import Iterable, List, Set
 
 import pytest
 
-from bot.channels.pseudonym import Pseudonymizer
+from bot.services.pseudonym import Pseudonymizer
 
-PSEUDONYM_SHAPE = re.compile(r"\b[a-z]{2}-[0-9a-f]{32}\b")  # what bot.channels.pseudonym makes
+PSEUDONYM_SHAPE = re.compile(r"\b[a-z]{2}-[0-9a-f]{32}\b")  # what bot.services.pseudonym makes
 MIN_TEXT = 5  # shorter texts ("een", "2") occur in ordinary log lines by chance
 PHONE_SHAPE = re.compile(r"(?<![\w.])(?:\+?31|0)6[\s-]?\d{8}\b")  # a Dutch mobile number
 EMAIL_SHAPE = re.compile(r"\b[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b", re.IGNORECASE)

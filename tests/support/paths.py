@@ -5,4 +5,4 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the project
 TESTS = ROOT / "tests"
-DATA = TESTS / "data"  # read by path by the Makefile and bot/evaluation too: it stays tests/data
+DATA = TESTS / "data"  # read by path by the Makefile and tools/evaluation too: it stays tests/data

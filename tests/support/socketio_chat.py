@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, List, Optional
 
-from bot.channels.socketio import sender_of
+from bot.rasa.channels.socketio import sender_of
 from tests.support.web_fixture import E2E_WEB_URL
 
 

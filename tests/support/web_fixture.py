@@ -3,7 +3,7 @@
 - ``CHANNEL_ENV``: what the assistant fixture's Rasa server needs for the channels: the web
   origin of the e2e web server (``WEB_ORIGINS``), the WhatsApp settings pointing at the Graph API
   stand-in's port, and a fixed sender-id secret. Ports are reserved once, at import.
-- ``web_server``: ``python -m bot.web`` on ``E2E_WEB_PORT``, talking to the assistant fixture.
+- ``web_server``: ``python -m bot.services.web`` on ``E2E_WEB_PORT``, talking to the assistant fixture.
 - ``standin_rasa`` / ``standin_web``: a small socket.io server with the project's socket.io
   channel and a scripted agent (``python -m tests.support.web_fixture echo PORT``), and the web page
   talking to it: browser tests of the widget that do not need the trained model.
@@ -90,7 +90,7 @@ def start(argv: List[str], env: Dict[str, str], url: str, health: str, log: Path
 def start_web(port: int, rasa_url: str, log: Path, extra_env: Dict[str, str] | None = None) -> Process:
     url = f"http://127.0.0.1:{port}"
     env = {"WEB_PORT": str(port), "RASA_URL": rasa_url, **(extra_env or {})}
-    return start([sys.executable, "-m", "bot.web"], env, url, f"{url}/health", log)
+    return start([sys.executable, "-m", "bot.services.web"], env, url, f"{url}/health", log)
 
 
 @pytest.fixture(scope="session")
@@ -141,7 +141,7 @@ def serve_echo(port: int) -> None:  # pragma: no cover - runs in a subprocess
     from rasa.core.channels.channel import UserMessage, register
     from sanic import Sanic
 
-    from bot.channels.socketio import OriginSocketIOInput
+    from bot.rasa.channels.socketio import OriginSocketIOInput
 
     counts: Dict[str, int] = {}
 

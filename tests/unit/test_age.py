@@ -1,4 +1,4 @@
-"""Tests for bot/age.py: Dutch age understanding (no Rasa needed).
+"""Tests for bot/domain/age.py: Dutch age understanding (no Rasa needed).
 
 Expected months follow the conventions in the brief: whole years x 12, "bijna N" = N*12-1,
 "groep N" = (N+3) years, secondary year N = (11+N) years, weeks*12/52 and days*12/365 rounded
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from bot.age import MAX_CHILD_MONTHS, AgeMention, find_ages, parse_age
+from bot.domain.age import MAX_CHILD_MONTHS, AgeMention, find_ages, parse_age
 
 # (text, expected months or None, expected phase), without expecting_age.
 STATED = [
@@ -216,7 +216,7 @@ MESSAGES = [
     ("onze dochter van 2 jaar en 3 maanden bijt op de opvang", 27, "2-4"),
 ]
 
-# several children: parse_age picks one (rule in bot/age.py), find_ages returns all
+# several children: parse_age picks one (rule in bot/domain/age.py), find_ages returns all
 SEVERAL = [
     ("zoon van 7 en dochter van 9", 84, [84, 108]),
     ("mijn kinderen van 3 en 5", 36, [36, 60]),
@@ -772,9 +772,9 @@ def test_generic_band_word_next_to_a_stated_age() -> None:
     ("vorig jaar, 5 jaar geleden", []),
 ])
 def test_crisis_ages_months(text: str, ages: list) -> None:
-    """The ages bot.crisis's rules see (age_min_months): on crisis-normalised text."""
-    from bot.age import crisis_ages_months
-    from bot.crisis import normalise
+    """The ages bot.domain.crisis's rules see (age_min_months): on crisis-normalised text."""
+    from bot.domain.age import crisis_ages_months
+    from bot.domain.crisis import normalise
 
     assert crisis_ages_months(normalise(text)) == ages
 

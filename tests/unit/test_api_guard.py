@@ -1,4 +1,4 @@
-"""bot/api_guard.py: malformed requests to Rasa's HTTP API get a 400 instead of Rasa's 500."""
+"""bot/rasa/api_guard.py: malformed requests to Rasa's HTTP API get a 400 instead of Rasa's 500."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from rasa.shared.core.domain import Domain
 
-from bot.api_guard import check_request
+from bot.rasa.api_guard import check_request
 from tests.support.paths import ROOT
 
 
@@ -81,7 +81,7 @@ def test_well_formed_requests_pass(domain, method: str, path: str, raw: bytes) -
 def test_the_guard_installs_once_on_a_sanic_app() -> None:
     from sanic import Sanic
 
-    from bot.api_guard import guard, install
+    from bot.rasa.api_guard import guard, install
 
     app = Sanic("api_guard_test")
     install(app)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy
 import pytest
 
-from bot.benchmark import conversations, memory, profile, report, stats
-from bot.benchmark.microbench import FunctionCost
-from bot.benchmark.runner import PipelineRun, level_scripts
+from tools.benchmark import conversations, memory, profile, report, stats
+from tools.benchmark.microbench import FunctionCost
+from tools.benchmark.runner import PipelineRun, level_scripts
 from tests.support.paths import DATA
 
 
@@ -132,7 +132,7 @@ def test_tree_and_rss_sum_over_children(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ profile (py-spy raw)
-RAW = """<module> (/work/main/.venv/lib/python3.10/site-packages/rasa/__main__.py:1);handle (/work/main/.venv/lib/python3.10/site-packages/rasa/core/agent.py:10);respond (/work/main/bot/dialogue.py:95);search (/root/.pyenv/versions/3.10.13/lib/python3.10/re.py:200) 30
+RAW = """<module> (/work/main/.venv/lib/python3.10/site-packages/rasa/__main__.py:1);handle (/work/main/.venv/lib/python3.10/site-packages/rasa/core/agent.py:10);respond (/work/main/bot/domain/dialogue.py:95);search (/root/.pyenv/versions/3.10.13/lib/python3.10/re.py:200) 30
 <module> (/work/main/.venv/lib/python3.10/site-packages/rasa/__main__.py:1);handle (/work/main/.venv/lib/python3.10/site-packages/rasa/core/agent.py:10);quick_execute (/work/main/.venv/lib/python3.10/site-packages/tensorflow/python/eager/execute.py:50) 60
 <module> (/work/main/.venv/lib/python3.10/site-packages/rasa/__main__.py:1);serve (/work/main/.venv/lib/python3.10/site-packages/sanic/server/runners.py:5) 10
 not a stack line
@@ -142,7 +142,7 @@ not a stack line
 def test_parse_collapsed_and_totals() -> None:
     stacks = profile.parse_collapsed(RAW)
     assert [s.count for s in stacks] == [30, 60, 10]
-    assert stacks[0].frames[2] == profile.Frame("respond", "/work/main/bot/dialogue.py")
+    assert stacks[0].frames[2] == profile.Frame("respond", "/work/main/bot/domain/dialogue.py")
     assert profile.total(stacks) == 100
 
 
@@ -150,10 +150,10 @@ def test_parse_collapsed_and_totals() -> None:
     ("/work/main/.venv/lib/python3.10/site-packages/tensorflow/python/eager/execute.py", "tensorflow"),
     ("/work/main/.venv/lib/python3.10/site-packages/six.py", "six"),
     ("/root/.pyenv/versions/3.10.13/lib/python3.10/urllib/parse.py", "stdlib:parse"),
-    ("/work/main/bot/nlu/crisis_detector.py", "bot/nlu/crisis_detector.py"),
+    ("/work/main/bot/rasa/nlu/crisis_detector.py", "bot/rasa/nlu/crisis_detector.py"),
     ("/work/main/actions/actions.py", "actions/actions.py"),
     ("rasa/core/agent.py", "rasa"),  # the short paths of collapsed()
-    ("bot/dialogue.py", "bot/dialogue.py"),
+    ("bot/domain/dialogue.py", "bot/domain/dialogue.py"),
     ("", "?"),
 ])
 def test_package_of(file: str, package: str) -> None:
@@ -174,7 +174,7 @@ def test_top_inclusive_counts_each_function_once_per_sample() -> None:
     assert items["<module> (rasa/__main__.py)"] == 100
     assert items["handle (rasa/core/agent.py)"] == 90
     project = profile.top_inclusive(stacks, 10, project_only=True)
-    assert [(i.label, i.samples) for i in project] == [("respond (bot/dialogue.py)", 30)]
+    assert [(i.label, i.samples) for i in project] == [("respond (bot/domain/dialogue.py)", 30)]
     assert profile.project_share(stacks) == pytest.approx(0.3)
 
 
@@ -250,7 +250,7 @@ def test_markdown_has_targets_latency_and_ratios() -> None:
     assert "| throughput msg/s, 1 concurrent | 5.0 | 10.0 | 0.50x |" in text  # 50 msgs in 10 s vs 5 s
     assert "| peak memory MB, rasa | 1,000 | 2,000 | 0.50x |" in text
     assert "![bench-2026-01-02-latency](bench-2026-01-02-latency.png)" in text
-    assert "respond (bot/dialogue.py)" in text
+    assert "respond (bot/domain/dialogue.py)" in text
     assert "| bot.x | 2 |" in text
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from bot.cases import CaseStore
-from bot.catalogue import published
-from bot.catalogue.recommend import Recommendation, format_offer
-from bot.console.app import create_app
-from bot.console.auth import hash_password
-from bot.offers.store import CatalogueStore
+from bot.domain.catalogue import published
+from bot.domain.catalogue.recommend import Recommendation, format_offer
+from bot.services.cases import CaseStore
+from bot.services.console.app import create_app
+from bot.services.console.auth import hash_password
+from bot.services.offers.store import CatalogueStore
 from tests.support.console_client import BrowserClient, csrf
 
 PASSWORD = "een lang wachtwoord 42"
@@ -64,7 +64,7 @@ def post_offer(client, form: dict, path: str = "/console/aanbod/nieuw"):
 
 
 def draft_ids(store: CaseStore) -> set[str]:
-    from bot.offers.store import own_offers
+    from bot.services.offers.store import own_offers
 
     return {o.id for o in own_offers(CatalogueStore(store).draft_catalogue())}
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from bot import vocabulary
-from bot.catalogue.hours import (
+from bot.domain.catalogue.hours import (
     HoursError,
     current_range,
     holiday_name,

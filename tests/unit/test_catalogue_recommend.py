@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.catalogue import format_offer, load_catalogue, recommend
-from bot.catalogue.loader import clear_cache
-from bot.catalogue.model import reference
+from bot.domain.catalogue import format_offer, load_catalogue, recommend
+from bot.domain.catalogue.loader import clear_cache
+from bot.domain.catalogue.model import reference
 from tests.support.paths import ROOT
 
 EXAMPLE = ROOT / "catalogue" / "voorbeeldstad.yml"
@@ -266,7 +266,7 @@ def test_an_offer_is_described_in_the_parents_language_where_it_has_the_texts(ex
     """Issue 17: English status, contact and cost lines; the municipality's own name as written,
     and its own description in the parent's language where the catalogue has one; a language
     without offer texts gets the Dutch lines."""
-    from bot.catalogue.recommend import OFFER_TEXTS, offer_texts
+    from bot.domain.catalogue.recommend import OFFER_TEXTS, offer_texts
 
     dutch_keys = yaml.safe_load(OFFER_TEXTS.read_text(encoding="utf-8"))
     assert {k: (set(v) if isinstance(v, dict) else len(v) if isinstance(v, list) else None) for k, v in dutch_keys.items()} == \
@@ -299,8 +299,8 @@ def test_the_municipalitys_own_description_in_the_parents_language(example):
 def test_the_catalogue_takes_descriptions_only_in_the_assistants_languages():
     """The schema lists exactly the languages the assistant answers in besides Dutch, and refuses
     another code or a description that is too short."""
-    from bot.catalogue.validate import SCHEMA_PATH, validate_text
-    from bot.translations import languages
+    from bot.domain.catalogue.validate import SCHEMA_PATH, validate_text
+    from bot.domain.translations import languages
 
     schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
     assert tuple(sorted(schema["$defs"]["offer"]["properties"]["descriptions"]["properties"])) == languages()

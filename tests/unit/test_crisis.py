@@ -1,4 +1,4 @@
-"""Tests for the crisis detector (bot/crisis.py, bot/knowledge/crisis.yml).
+"""Tests for the crisis detector (bot/domain/crisis.py, bot/knowledge/crisis.yml).
 
 Run with ``pytest tests/unit/test_crisis.py -q -s`` to see the figures (recall, false-crisis rate,
 signal accuracy, held-back results). No Rasa, no spaCy needed (one optional test uses spaCy).
@@ -16,8 +16,8 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 import yaml
 
-from bot import crisis
-from bot.crisis import SITUATIONS, CrisisMatch, detect_crisis, is_benign_figure_of_speech, normalise
+from bot.domain import crisis
+from bot.domain.crisis import SITUATIONS, CrisisMatch, detect_crisis, is_benign_figure_of_speech, normalise
 from tests.support.held_back import (
     HELD_BACK_1_CRISIS, HELD_BACK_1_NEAR_MISS, HELD_BACK_2_CRISIS, HELD_BACK_2_NEAR_MISS, HELD_BACK_3_CRISIS,
     HELD_BACK_3_NEAR_MISS,
@@ -558,7 +558,7 @@ def test_crisis_match_never_contains_message_text() -> None:
 def test_no_message_text_in_logs(caplog: pytest.LogCaptureFixture) -> None:
     secret = "Jantje-van-de-Akkers"
     texts = [f"{secret} zegt dat hij dood wil", f"{secret} " * 10_000, f"{secret} slaat de kinderen"]
-    with caplog.at_level(logging.DEBUG, logger="bot.crisis"):
+    with caplog.at_level(logging.DEBUG, logger="bot.domain.crisis"):
         for text in texts:
             detect_crisis(text)
             is_benign_figure_of_speech(text)

@@ -1,9 +1,9 @@
-"""The blind-set scoring of bot/evaluation/crisis_blind.py (pure; the set itself is never read here
+"""The blind-set scoring of tools/evaluation/crisis_blind.py (pure; the set itself is never read here
 beyond its shape, and never trained on)."""
 from __future__ import annotations
 
-from bot.evaluation import crisis_blind as B
-from bot.situations import SITUATIONS
+from bot.domain.situations import SITUATIONS
+from tools.evaluation import crisis_blind as B
 
 
 def test_the_blind_set_has_the_size_the_issue_asks() -> None:

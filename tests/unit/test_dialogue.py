@@ -1,11 +1,11 @@
-"""bot.dialogue: slots and replies per message, on the real data, without Rasa."""
+"""bot.domain.dialogue: slots and replies per message, on the real data, without Rasa."""
 from __future__ import annotations
 
 import pytest
 
-from bot import dialogue
-from bot.catalogue import load_catalogue
-from bot.dialogue import Conversation, Message
+from bot.domain import dialogue
+from bot.domain.catalogue import load_catalogue
+from bot.domain.dialogue import Conversation, Message
 
 
 def conv(slots=None, history=(), replied=True):

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import handoff
-from bot.cases import CaseStore
-from bot.handoff import (
+from bot.domain import handoff
+from bot.services.cases import CaseStore
+from bot.domain.handoff import (
     CONSENT_SLOT, DETAIL_SLOT, PREFERENCE_SLOT, RETRIES_SLOT, WORDS_SLOT, HandoffRequest,
     extract_answer, extract_email, extract_phone, next_question,
     parse_contact_preference, parse_office_hours, parse_yes_no, required_slots, when_answered,
@@ -202,7 +202,7 @@ class RecordingNotifier:
 
 @pytest.fixture
 def store(tmp_path: Path) -> CaseStore:
-    from bot.cases.crypto import ContactCipher
+    from bot.services.cases.crypto import ContactCipher
 
     return CaseStore.from_url(f"sqlite:///{tmp_path / 'cases.db'}",
                               cipher=ContactCipher(["b3B2b2VkbWFhdGplLXRlc3Qtc2xldXRlbC0zMmJ5dGU="]))
@@ -321,7 +321,7 @@ def test_bad_office_hours_setting(spec: str) -> None:
 
 
 def test_office_hours_from_catalogue_else_env_else_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.catalogue.hours import parse_hours
+    from bot.domain.catalogue.hours import parse_hours
 
     class Municipality:
         name, aliases = "Voorbeeldstad", ("VBS",)
@@ -338,11 +338,11 @@ def test_office_hours_from_catalogue_else_env_else_default(monkeypatch: pytest.M
 
 
 def test_office_hours_and_the_catalogue_agree_on_every_public_holiday_2026_to_2028() -> None:
-    """The hand-off's office hours use the catalogue's holidays (bot.catalogue.hours, from the
+    """The hand-off's office hours use the catalogue's holidays (bot.domain.catalogue.hours, from the
     `holidays` package): closed on exactly the days the catalogue calls a public holiday.
     Liberation Day (5 May) closes only in lustrum years (2025, 2030), as before; King's Day
     moves to 26 April when the 27th is a Sunday (2025, 2031)."""
-    from bot.catalogue.hours import is_holiday, is_open, parse_hours
+    from bot.domain.catalogue.hours import is_holiday, is_open, parse_hours
 
     every_day = parse_office_hours("ma-zo 09:00-17:00")  # open every day, so closed = holiday
     catalogue_offer = parse_hours({d: "09:00-17:00" for d in ("ma", "di", "wo", "do", "vr", "za", "zo")})
@@ -443,7 +443,7 @@ def _run(action, tracker):
 
 
 def test_form_validation_action_fills_the_slots_and_asks_next() -> None:
-    from bot.handoff_actions import ValidateHandoffForm
+    from actions.handoff import ValidateHandoffForm
 
     events, _ = _run(ValidateHandoffForm(), _tracker(
         {"requested_slot": CONSENT_SLOT, RETRIES_SLOT: 0.0}, "Ja", "affirm"))
@@ -467,7 +467,7 @@ def test_form_validation_action_fills_the_slots_and_asks_next() -> None:
     ({PREFERENCE_SLOT: "whatsapp"}, "app me op 06-12345678 graag", "whatsapp"),
 ])
 def test_the_detail_question_sets_only_contact_given(slots: dict, text: str, preference: str) -> None:
-    from bot.handoff_actions import ValidateHandoffForm
+    from actions.handoff import ValidateHandoffForm
 
     slots = {"requested_slot": DETAIL_SLOT, CONSENT_SLOT: True, WORDS_SLOT: False, RETRIES_SLOT: 0.0, **slots}
     events, _ = _run(ValidateHandoffForm(), _tracker(slots, text, None))
@@ -487,7 +487,7 @@ def test_slot_values_never_hold_the_detail() -> None:
 
 
 def test_form_refusal_and_not_understood_are_recorded() -> None:
-    from bot.handoff_actions import ValidateHandoffForm
+    from actions.handoff import ValidateHandoffForm
 
     events, _ = _run(ValidateHandoffForm(), _tracker({"requested_slot": CONSENT_SLOT}, "nee", "deny"))
     values = {e["name"]: e["value"] for e in events}
@@ -498,7 +498,7 @@ def test_form_refusal_and_not_understood_are_recorded() -> None:
 
 
 def test_action_open_case(monkeypatch: pytest.MonkeyPatch, store: CaseStore) -> None:
-    from bot import handoff_actions
+    from actions import handoff as handoff_actions
 
     notifier = RecordingNotifier()
     monkeypatch.setattr(handoff_actions, "_store", store)
@@ -530,7 +530,7 @@ def test_the_contact_detail_goes_from_the_answer_to_the_case_store_and_not_into_
     parent's answer, the case store keeps it encrypted, and the slot is reset afterwards."""
     import sqlalchemy as sa
 
-    from bot import handoff_actions
+    from actions import handoff as handoff_actions
 
     monkeypatch.setattr(handoff_actions, "_store", store)
     monkeypatch.setattr(handoff_actions, "_notifier", RecordingNotifier())

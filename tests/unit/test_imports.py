@@ -1,9 +1,10 @@
-"""The modules of bot/ import each other one way: no import cycle (issue 16).
+"""The modules of bot/, actions/ and tools/ import each other one way: no import cycle, and
+every import goes down the layers of docs/architecture.md (issue 16).
 
 The graph counts every import statement, also the ones inside functions (a "local import" to
 dodge a cycle is still a cycle). ``from package import name`` counts as an import of
 ``package.name`` when that is a module of bot/, else of ``package``. The implicit import of a
-parent package (``bot.catalogue`` before ``bot.catalogue.model``) is not an edge.
+parent package (``bot.domain.catalogue`` before ``bot.domain.catalogue.model``) is not an edge.
 """
 from __future__ import annotations
 
@@ -12,7 +13,20 @@ from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
 
-BOT = PROJECT_ROOT / "bot"
+PACKAGES = ("bot", "actions", "tools")
+# layer -> the layers it may import (its own included); a module's layer is its longest prefix
+LAYERS = {
+    "bot.settings": {"bot.settings"},
+    "bot.vocabulary": {"bot.vocabulary", "bot.settings"},
+    "bot.domain": {"bot.domain", "bot.vocabulary", "bot.settings"},
+    "bot.services": {"bot.services", "bot.domain", "bot.vocabulary", "bot.settings"},
+    "bot.rasa": {"bot.rasa", "bot.services", "bot.domain", "bot.vocabulary", "bot.settings"},
+    "actions": {"actions", "bot.services", "bot.domain", "bot.vocabulary", "bot.settings"},
+    "bot.serve": {"bot.serve", "bot.rasa", "bot.services", "bot.domain", "bot.vocabulary", "bot.settings"},
+    "tools": {"tools", "bot", "bot.serve", "bot.rasa", "bot.services", "bot.domain", "bot.vocabulary",
+              "bot.settings"},
+    "bot": {"bot"},
+}
 
 
 def _module_name(path: Path) -> str:
@@ -23,7 +37,11 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in sorted(BOT.rglob("*.py"))}
+    return {_module_name(p): p for package in PACKAGES for p in sorted((PROJECT_ROOT / package).rglob("*.py"))}
+
+
+def layer_of(module: str) -> str:
+    return max((layer for layer in LAYERS if module == layer or module.startswith(layer + ".")), key=len)
 
 
 def _base(module: str, path: Path, node: ast.ImportFrom) -> str:
@@ -35,7 +53,7 @@ def _base(module: str, path: Path, node: ast.ImportFrom) -> str:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """module -> the modules of bot/ it imports (anywhere in the file)."""
+    """module -> the modules of bot/, actions/ and tools/ it imports (anywhere in the file)."""
     modules = _modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
@@ -84,9 +102,9 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_sees_local_and_relative_imports() -> None:
     graph = import_graph()
-    assert "bot.catalogue.model" in graph["bot.catalogue.validate"]  # from .model import ...
-    assert "bot.catalogue.validate" in graph["bot.catalogue.loader"]
-    assert "bot.catalogue.loader" in graph["bot.handoff"]  # imported inside a function
+    assert "bot.domain.catalogue.model" in graph["bot.domain.catalogue.validate"]  # from .model import ...
+    assert "bot.domain.catalogue.validate" in graph["bot.domain.catalogue.loader"]
+    assert "bot.domain.catalogue.loader" in graph["bot.domain.handoff"]  # imported inside a function
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
@@ -98,5 +116,21 @@ def test_no_import_cycle_in_bot() -> None:
 
 def test_the_catalogue_imports_run_one_way() -> None:
     graph = import_graph()
-    assert not graph["bot.catalogue.model"] & {"bot.catalogue.validate", "bot.catalogue.loader"}
-    assert "bot.catalogue.loader" not in graph["bot.catalogue.validate"]
+    assert not graph["bot.domain.catalogue.model"] & {"bot.domain.catalogue.validate", "bot.domain.catalogue.loader"}
+    assert "bot.domain.catalogue.loader" not in graph["bot.domain.catalogue.validate"]
+
+
+def test_every_import_goes_down_the_layers() -> None:
+    """Domain logic imports no service, Rasa glue or tool; services no Rasa glue; nothing in bot/
+    imports actions/ or tools/."""
+    wrong = sorted(f"{module} -> {target}" for module, targets in import_graph().items()
+                   for target in targets if layer_of(target) not in LAYERS[layer_of(module)])
+    assert not wrong, "imports that go up a layer:\n" + "\n".join(wrong)
+
+
+def test_the_layers_are_the_folders() -> None:
+    """Every module of bot/ sits in a layer's folder (or is one of the layers' single modules)."""
+    assert layer_of("bot.domain.age") == "bot.domain" and layer_of("bot.rasa.nlu.crisis_detector") == "bot.rasa"
+    assert LAYERS["bot.domain"] < LAYERS["bot.services"] < LAYERS["bot.rasa"]
+    loose = [m for m in import_graph() if layer_of(m) == "bot" and m != "bot"]
+    assert not loose, loose

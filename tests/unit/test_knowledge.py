@@ -1,12 +1,12 @@
-"""The NJi table as data (bot/knowledge/nji_table.yml) and its baseline verdicts (bot/knowledge.py)."""
+"""The NJi table as data (bot/knowledge/nji_table.yml) and its baseline verdicts (bot/domain/knowledge.py)."""
 from __future__ import annotations
 
 import re
 
 import pytest
 
-from bot import knowledge
-from bot.knowledge import Baseline, baseline
+from bot.domain import knowledge
+from bot.domain.knowledge import Baseline, baseline
 
 CONTRACT_TOPICS = (
     "slapen eten huilen angst scheidingsangst driftbuien luisteren_grenzen agressie druk_gedrag "

@@ -1,10 +1,10 @@
-"""The per-language scoring of bot/evaluation/languages.py (pure; no model)."""
+"""The per-language scoring of tools/evaluation/languages.py (pure; no model)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot.evaluation import languages as L
-from bot.evaluation.crisis_blind import ASK, CRISIS, NONE, Outcome
+from tools.evaluation import languages as L
+from tools.evaluation.crisis_blind import ASK, CRISIS, NONE, Outcome
 
 
 def test_a_safety_question_catches_a_crisis_and_only_a_crisis_reply_is_false() -> None:

@@ -1,4 +1,4 @@
-"""The NLU component that sets the conversation's language (bot/nlu/language_setter.py), without a
+"""The NLU component that sets the conversation's language (bot/rasa/nlu/language_setter.py), without a
 Rasa server: Rasa's own Message objects and a tracker that only has slots."""
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any, Dict, List, Optional
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.languages.switch import SWITCH_INTENT, is_switch_payload, payload, requested_language
-from bot.nlu.crisis_detector import is_own_payload
-from bot.nlu.language_setter import LanguageSetter
+from bot.domain.languages.switch import SWITCH_INTENT, is_switch_payload, payload, requested_language
+from bot.rasa.nlu.crisis_detector import is_own_payload
+from bot.rasa.nlu.language_setter import LanguageSetter
 
 
 class Slots:
@@ -91,7 +91,7 @@ def test_the_crisis_detector_accepts_the_menus_payloads_as_payloads() -> None:
 
 
 def test_a_plain_text_payload_the_assistant_offered_keeps_the_language(setter: LanguageSetter) -> None:
-    """'Hier in de chat' is the payload of the English button 'Here in the chat' (bot/handoff.yml):
+    """'Hier in de chat' is the payload of the English button 'Here in the chat' (bot/knowledge/handoff.yml):
     clicking it must not switch an English conversation to Dutch."""
     from rasa.shared.core.events import BotUttered
 

@@ -1,4 +1,4 @@
-"""The intent classifier (bot/nlu/linear_intent.py) as a Rasa graph component, without a server:
+"""The intent classifier (bot/rasa/nlu/linear_intent.py) as a Rasa graph component, without a server:
 trained, persisted in Rasa's model storage, loaded back and run on new messages."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.linear_intent import (MODEL_FILE, TRUSTED_TYPES, LinearIntentClassifier, UntrustedModelError,
+from bot.rasa.nlu.linear_intent import (MODEL_FILE, TRUSTED_TYPES, LinearIntentClassifier, UntrustedModelError,
                                    build_model, ranking_of, single_precision)
 
 EXAMPLES: Dict[str, List[str]] = {

@@ -1,11 +1,11 @@
-"""Models kept between make bench and make eval (bot/model_cache.py): reused only for the same inputs."""
+"""Models kept between make bench and make eval (tools/model_cache.py): reused only for the same inputs."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from bot import model_cache
+from tools import model_cache
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import yaml
 
-from bot.situations import SITUATIONS
+from bot.domain.situations import SITUATIONS
 from tests.support.paths import ROOT
 
 NLU_DIR = ROOT / "data" / "nlu"

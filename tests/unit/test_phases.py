@@ -1,9 +1,9 @@
-"""Tests for bot/phases.py: the NJi phases of CONTRACT.md s1."""
+"""Tests for bot/domain/phases.py: the NJi phases of CONTRACT.md s1."""
 from __future__ import annotations
 
 import pytest
 
-from bot.phases import PHASE_IDS, phase_bounds, phase_for_months
+from bot.domain.phases import PHASE_IDS, phase_bounds, phase_for_months
 
 
 @pytest.mark.parametrize("months, phase", [

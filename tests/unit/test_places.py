@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pytest
 import yaml
 
-from bot.catalogue import load_catalogue
-from bot.places import PlaceMatch, match_place
+from bot.domain.catalogue import load_catalogue
+from bot.domain.places import PlaceMatch, match_place
 from tests.support.paths import ROOT
 
 EXAMPLE = ROOT / "catalogue" / "voorbeeldstad.yml"

@@ -1,8 +1,8 @@
 """The privacy documents in docs/privacy/ (issue 14, item 7) say what the code does.
 
 The retention period is read from the code (the catalogue's ``retention_days`` through
-``bot.cases.retention_days``, its default when the catalogue has none, ``CASE_RETENTION_DAYS``
-above both, and the web page's own period), the stored fields from ``bot/cases/schema.py``, the
+``bot.services.cases.retention_days``, its default when the catalogue has none, ``CASE_RETENTION_DAYS``
+above both, and the web page's own period), the stored fields from ``bot/services/cases/schema.py``, the
 crisis thresholds from ``config.yml`` and the quality figures from the evaluation report that the
 Algoritmeregister entry names. A new column in the case store fails here until the DPIA and the
 verwerkingsregister describe it and ``*_FIELDS`` below says which Dutch words they use for it.
@@ -18,11 +18,11 @@ import pytest
 import yaml
 
 from bot import settings
-from bot.cases import retention_days
-from bot.cases import store as case_store
-from bot.cases.crypto import KEY_ENV
-from bot.cases.schema import case_audit, case_deliveries, cases, console_users, teams
-from bot.channels import pseudonym
+from bot.services import pseudonym
+from bot.services.cases import retention_days
+from bot.services.cases import store as case_store
+from bot.services.cases.crypto import KEY_ENV
+from bot.services.cases.schema import case_audit, case_deliveries, cases, console_users, teams
 
 ROOT = settings.PROJECT_ROOT
 DOCS = ROOT / "docs" / "privacy"
@@ -110,7 +110,7 @@ def catalogue_days(monkeypatch: pytest.MonkeyPatch) -> int:
     """The retention period of the shipped catalogue, as the purge and the case store read it."""
     monkeypatch.delenv("CASE_RETENTION_DAYS", raising=False)
     monkeypatch.delenv("OPVOED_CATALOGUE", raising=False)
-    from bot.catalogue.loader import load_catalogue
+    from bot.domain.catalogue.loader import load_catalogue
 
     days = retention_days({})
     configured = load_catalogue().municipality.retention_days
@@ -163,14 +163,14 @@ def test_no_document_names_another_period(name: str, catalogue_days: int, defaul
 
 @pytest.mark.parametrize("name", ("dpia.md", "verwerkingsregister.md", "privacyverklaring.md"))
 def test_the_time_a_whatsapp_number_stays_in_memory(name: str) -> None:
-    from bot.channels.whatsapp import WINDOW_SECONDS, WhatsAppConfig
+    from bot.rasa.channels.whatsapp import WINDOW_SECONDS, WhatsAppConfig
 
     assert WhatsAppConfig.__dataclass_fields__["number_ttl"].default == WINDOW_SECONDS == number_hours() * 3600
     assert f"{number_hours()} uur" in flat(read(name))
 
 
 def test_the_web_page_keeps_its_copy_as_long_as_the_documents_say(catalogue_days: int) -> None:
-    from bot.web import app as web_app
+    from bot.services.web import app as web_app
 
     assert web_app.retention_days() == catalogue_days
     assert web_app.DEFAULT_RETENTION_DAYS == case_store.DEFAULT_RETENTION_DAYS
@@ -263,9 +263,9 @@ def test_the_privacy_text_names_the_ways_to_erase() -> None:
     nlu = yaml.safe_load((ROOT / "data" / "nlu" / "dialogue.yml").read_text(encoding="utf-8"))
     examples = next(item["examples"] for item in nlu["nlu"] if item.get("intent") == "delete_data")
     assert "- wis mijn gegevens" in examples and "wis mijn gegevens" in text
-    page = (ROOT / "bot" / "web" / "templates" / "index.html").read_text(encoding="utf-8")
+    page = (ROOT / "bot" / "services" / "web" / "templates" / "index.html").read_text(encoding="utf-8")
     assert 'id="chat-clear">{{ t.clear_button }}<' in page
-    button = yaml.safe_load((ROOT / "bot" / "web" / "texts" / "nl.yml").read_text(encoding="utf-8"))["clear_button"]
+    button = yaml.safe_load((ROOT / "bot" / "services" / "web" / "texts" / "nl.yml").read_text(encoding="utf-8"))["clear_button"]
     assert flat(button) in text, f"the button '{button}' is not named"
     assert "digitale assistent" in text and "geen mens" in text
 

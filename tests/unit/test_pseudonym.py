@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels import pseudonym as ps
-from bot.channels.pseudonym import NumberBook, Pseudonymizer, RecentIds
+from bot.services import pseudonym as ps
+from bot.services.pseudonym import NumberBook, Pseudonymizer, RecentIds
 
 SECRET = b"test-secret"
 

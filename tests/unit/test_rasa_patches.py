@@ -32,7 +32,7 @@ PATCHED = [
 
 @pytest.fixture
 def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Rasa's own methods (also when bot.channels installed the patches before), no patch counted
+    """Rasa's own methods (also when bot.rasa.channels installed the patches before), no patch counted
     as installed, and every method as it was again after the test."""
     monkeypatch.setattr(patches, "_INSTALLED", set())
     monkeypatch.setattr(patches, "_ORIGINALS", dict(patches._ORIGINALS))  # what a test records is dropped
@@ -51,7 +51,7 @@ def test_every_patch_is_listed_and_guarded() -> None:
 
 def test_importing_the_channels_installs_every_patch() -> None:
     """The start-up of the Rasa server: Rasa imports the channels of credentials.yml."""
-    importlib.import_module("bot.channels")
+    importlib.import_module("bot.rasa.channels")
     assert set(patches.PATCHES) <= patches._INSTALLED
     assert "install_cached_action_validation" in RemoteAction.__dict__["_validate_action_result"].__qualname__
     assert "install_action_fallback" in RemoteAction.__dict__["run"].__qualname__

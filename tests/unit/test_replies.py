@@ -1,4 +1,4 @@
-"""Tests for the curated reply texts (bot/knowledge/replies) and bot/replies.py. No Rasa."""
+"""Tests for the curated reply texts (bot/knowledge/replies) and bot/domain/replies.py. No Rasa."""
 from __future__ import annotations
 
 import re
@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from bot import replies
-from bot.replies import Reply
+from bot.domain import replies
+from bot.domain.replies import Reply
 from tests.support.paths import ROOT
 
 REPLIES_DIR = ROOT / "bot" / "knowledge" / "replies"

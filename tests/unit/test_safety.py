@@ -1,4 +1,4 @@
-"""bot/safety.py and the crisis detector's use of the conversation (no Rasa server needed)."""
+"""bot/domain/safety.py and the crisis detector's use of the conversation (no Rasa server needed)."""
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
@@ -9,10 +9,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot import safety
-from bot.crisis import talks_about_danger
-from bot.nlu.crisis_detector import CrisisDetector, conversation_context, is_own_payload
-from bot.situations import SITUATIONS
+from bot.domain import safety
+from bot.domain.crisis import talks_about_danger
+from bot.domain.situations import SITUATIONS
+from bot.rasa.nlu.crisis_detector import CrisisDetector, conversation_context, is_own_payload
 
 TOPIC = [("topic_gezondheid", 0.8), ("topic_slapen", 0.1)]
 
@@ -269,7 +269,7 @@ def test_other_languages_get_the_safety_question_sooner(text: str, asked: bool) 
 
 
 def test_the_language_is_looked_up_only_in_the_band_between_the_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.nlu import crisis_detector
+    from bot.rasa.nlu import crisis_detector
 
     def no_lookup(*args: object, **kwargs: object) -> None:
         raise AssertionError("the language was looked up")

@@ -9,7 +9,7 @@ from typing import Dict, List
 import pytest
 import yaml
 
-from bot import crisis, situations
+from bot.domain import crisis, situations
 from bot.settings import PROJECT_ROOT
 
 CONTRACT_ORDER = ["suicidaal_kind", "suicidaal_ouder", "mishandeling", "huiselijk_geweld", "seksueel_misbruik",

@@ -1,9 +1,9 @@
-"""The threshold sweep (bot/evaluation/thresholds.py) on evidence written here, without a model."""
+"""The threshold sweep (tools/evaluation/thresholds.py) on evidence written here, without a model."""
 from pathlib import Path
 
-from bot.evaluation import thresholds
-from bot.evaluation.crisis_blind import ASK, CRISIS, NONE, Case
-from bot.safety import Evidence
+from bot.domain.safety import Evidence
+from tools.evaluation import thresholds
+from tools.evaluation.crisis_blind import ASK, CRISIS, NONE, Case
 
 
 def classifier_only(mass: float, situation: str = "vermist") -> Evidence:

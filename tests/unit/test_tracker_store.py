@@ -1,4 +1,4 @@
-"""bot/tracker_store.py: no corrupted tracker when the database fails, retries while it restarts.
+"""bot/rasa/tracker_store.py: no corrupted tracker when the database fails, retries while it restarts.
 
 The real PostgreSQL restart is in tests/e2e/test_faults.py; here SQLite and injected failures show
 the mechanism, and that Rasa's plain SQLTrackerStore would corrupt the stored conversation.
@@ -15,7 +15,7 @@ from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 
-from bot.tracker_store import ResilientSQLTrackerStore, TrackerNotSaved
+from bot.rasa.tracker_store import ResilientSQLTrackerStore, TrackerNotSaved
 from tests.support.paths import ROOT
 
 
@@ -138,6 +138,6 @@ def test_rasa_loads_it_from_endpoints(tmp_path, domain) -> None:  # type: ignore
     from rasa.core.tracker_store import create_tracker_store
     from rasa.utils.endpoints import EndpointConfig
 
-    config = EndpointConfig(url=f"sqlite:///{tmp_path / 't.db'}", type="bot.tracker_store.ResilientSQLTrackerStore")
+    config = EndpointConfig(url=f"sqlite:///{tmp_path / 't.db'}", type="bot.rasa.tracker_store.ResilientSQLTrackerStore")
     store = create_tracker_store(config, domain)  # the agent wraps it in a FailSafeTrackerStore
     assert isinstance(store, ResilientSQLTrackerStore) and str(store.engine.url).endswith("t.db")

@@ -8,7 +8,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 import yaml
 
-from bot import dialogue, replies, situations, translations, vocabulary
+from bot import vocabulary
+from bot.domain import dialogue, replies, situations, translations
 from bot.settings import PROJECT_ROOT
 
 LANGUAGES = ("ar", "en", "pl", "tr", "uk")
@@ -100,7 +101,7 @@ def _dutch_conversation() -> Dict[str, Any]:
     return {
         "dialogue": yaml.safe_load((root / "knowledge" / "dialogue.yml").read_text(encoding="utf-8")),
         "common": yaml.safe_load((root / "knowledge" / "replies" / "_common.yml").read_text(encoding="utf-8")),
-        "handoff": yaml.safe_load((root / "handoff.yml").read_text(encoding="utf-8")),
+        "handoff": yaml.safe_load((root / "knowledge" / "handoff.yml").read_text(encoding="utf-8")),
         "crisis": yaml.safe_load((root / "knowledge" / "crisis_situations.yml").read_text(encoding="utf-8")),
     }
 
@@ -205,7 +206,7 @@ def test_the_hand_off_speaks_the_parents_language_and_keeps_its_payloads() -> No
     from datetime import datetime, timezone
     from types import SimpleNamespace
 
-    from bot import handoff
+    from bot.domain import handoff
 
     dutch = handoff.ask("handoff_consent", {})
     english = handoff.ask("handoff_consent", {"language": "en"})
@@ -222,7 +223,7 @@ def test_the_hand_off_speaks_the_parents_language_and_keeps_its_payloads() -> No
 
 
 def test_the_hand_off_records_the_language_and_only_a_known_one() -> None:
-    from bot import handoff
+    from bot.domain import handoff
 
     request = handoff.request_from_slots("c1", {"handoff_consent": True, "language": "tr"})
     assert request is not None and request.language == "tr"
@@ -258,7 +259,7 @@ def test_the_rasa_server_answers_in_the_language_of_the_slot() -> None:
 
 
 def test_the_english_page_has_every_text_of_the_dutch_one() -> None:
-    dutch = yaml.safe_load((PROJECT_ROOT / "bot" / "web" / "texts" / "nl.yml").read_text(encoding="utf-8"))
+    dutch = yaml.safe_load((PROJECT_ROOT / "bot" / "services" / "web" / "texts" / "nl.yml").read_text(encoding="utf-8"))
     english = translations.page("en")
     assert set(english) == set(dutch)
     for key, text in english.items():

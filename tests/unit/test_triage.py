@@ -1,4 +1,4 @@
-"""Triage of a parent's concern: severity, support level and reasons (bot/triage.py, triage.yml)."""
+"""Triage of a parent's concern: severity, support level and reasons (bot/domain/triage.py, triage.yml)."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from bot import knowledge, triage
-from bot.triage import Assessment, assess
+from bot.domain import knowledge, triage
+from bot.domain.triage import Assessment, assess
 
 SIGNALS = ("duration", "frequency", "intensity", "daily_life", "parent_alarm", "professional_concern",
            "postnatal", "parent_worry")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.evaluation import triage as T
-from bot.phases import phase_for_months
+from bot.domain.phases import phase_for_months
+from tools.evaluation import triage as T
 from tests.support.paths import DATA
 
 PHASES = {"0-2", "2-4", "5-12", "12-19", None}
@@ -122,8 +122,8 @@ def test_markdown_lists_measures_confusion_and_mistakes() -> None:
 
 
 def test_plots_write_png(tmp_path: Path) -> None:
-    from bot.evaluation import plots
-    from bot.evaluation.metrics import LabelScore
+    from tools.evaluation import plots
+    from tools.evaluation.metrics import LabelScore
 
     items = [_item("normaal"), _item("aandacht"), _item("crisis", signal="suicide")]
     preds = [_pred("normaal"), _pred(None), _pred("crisis", signal="suicide")]

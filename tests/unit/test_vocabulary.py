@@ -23,7 +23,7 @@ SHARED = Path(os.environ.get("OPVOED_SHARED_DIR", "/work/shared"))
 CONTRACT = SHARED / "CONTRACT.md"
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
 REPLIES_DIR = PROJECT_ROOT / "bot" / "knowledge" / "replies"
-CATALOGUE_DIR = PROJECT_ROOT / "bot" / "catalogue"
+CATALOGUE_DIR = PROJECT_ROOT / "bot" / "domain" / "catalogue"
 
 
 def _yaml(path: Path) -> Any:
@@ -218,7 +218,7 @@ def test_the_check_finds_lists() -> None:
 
 
 def test_no_module_but_the_vocabulary_writes_it_out() -> None:
-    paths = sorted((PROJECT_ROOT / "bot").rglob("*.py")) + sorted((PROJECT_ROOT / "actions").rglob("*.py"))
+    paths = [path for package in ("bot", "actions", "tools") for path in sorted((PROJECT_ROOT / package).rglob("*.py"))]
     found = set()
     problems = []
     for path in paths:

@@ -1,5 +1,5 @@
 """Issue 19 without Rasa: the wellbeing question, the follow-up offer and its answers, "stop",
-and the B1 figures of the new texts (bot/wellbeing.py, bot/knowledge/followups.yml)."""
+and the B1 figures of the new texts (bot/domain/wellbeing.py, bot/knowledge/followups.yml)."""
 from __future__ import annotations
 
 import re
@@ -8,10 +8,10 @@ from typing import Any, Dict, Iterator, List
 import pytest
 import yaml
 
-from bot import dialogue, wellbeing
-from bot.cases.schema import FOLLOWUP_CHANNELS
-from bot.catalogue import load_catalogue
-from bot.dialogue import Conversation, Message
+from bot.domain import dialogue, wellbeing
+from bot.domain.catalogue import load_catalogue
+from bot.domain.dialogue import Conversation, Message
+from bot.services.cases.schema import FOLLOWUP_CHANNELS
 from tests.support.paths import ROOT
 
 PAYLOAD_INTENT = re.compile(r"^/(\w+)$")

@@ -1,0 +1,1 @@
+"""Measurements of the language detector (bot/domain/languages/): speed and accuracy."""
