@@ -8,15 +8,12 @@ axe-core (npm) is injected to check WCAG 2.1 AA.
 from __future__ import annotations
 
 import re
-import sys
 import time
-import types
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
 import requests
-from flask import Blueprint
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bot.rasa.channels.socketio import OriginSocketIOInput, sender_of, web_origins
@@ -120,27 +117,10 @@ def test_csp_sources_for_https_use_wss() -> None:
     assert web_app.socket_origins("not a url") == ""
 
 
-def test_the_console_blueprint_is_registered_when_it_exists(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    console = Blueprint("console", __name__)
-
-    @console.route("/")
-    def home() -> str:
-        return "console"
-
-    package = types.ModuleType("bot.services.console")
-    module = types.ModuleType("bot.services.console.blueprint")
-    module.blueprint = console  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.services.console", package)
-    monkeypatch.setitem(sys.modules, "bot.services.console.blueprint", module)
+def test_the_console_is_part_of_the_web_server() -> None:
     app = web_app.create_app({"WEB_SECRET_KEY": "k"})
-    assert app.test_client().get("/console/").get_data(as_text=True) == "console"
-    assert app.test_client().get("/").status_code == 200
-
-
-def test_without_a_console_module_the_page_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "bot.services.console", None)  # import of bot.services.console fails
-    app = web_app.create_app({"WEB_SECRET_KEY": "k"})
-    assert app.test_client().get("/console/").status_code == 404
+    login = app.test_client().get("/console/", headers={"Accept": "text/html"})
+    assert login.status_code == 302 and "/console/login" in login.headers["Location"]
     assert app.test_client().get("/").status_code == 200
 
 

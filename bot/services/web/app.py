@@ -1,7 +1,7 @@
 """The web app: the demo page of the fictional 'Gemeente Voorbeeldstad' with the chat at ``/``.
 
 ``create_app()`` is a Flask app factory. It registers the professionals' console
-(``bot.services.console.blueprint``, issue 6) under ``/console`` when that module exists.
+(``bot.services.console``, issue 6) under ``/console``.
 
 Settings (env): ``WEB_PORT`` (8080), ``RASA_URL`` (the Rasa server the chat talks socket.io to;
 default ``http://127.0.0.1:{RASA_PORT}``), ``WEB_SECRET_KEY`` (Flask's session key; generated
@@ -12,11 +12,9 @@ root) and are served from this server: nothing is loaded from a CDN.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
 from typing import Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -24,6 +22,7 @@ import yaml
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request, send_file
 
 from bot import settings
+from bot.services.console import blueprint as console_blueprint
 from bot.services.console.security import add_hsts, apply_proxy_fix, trusted_proxies
 
 logger = logging.getLogger(__name__)
@@ -35,7 +34,6 @@ SECRET_KEY_FILE = settings.VAR_DIR / "web-secret-key"
 VENDOR_FILES = {
     "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
 }
-CONSOLE_MODULE = "bot.services.console.blueprint"
 DEFAULT_RETENTION_DAYS = 90
 
 
@@ -70,35 +68,6 @@ def retention_days() -> int:
 
 def _secret_key(environ: settings.Environ, key_file: Path = SECRET_KEY_FILE) -> str:
     return settings.secret("WEB_SECRET_KEY", key_file, environ)[0]
-
-
-def _console_blueprint() -> Optional[Blueprint]:
-    """``bot.services.console.blueprint`` (a module holding a Blueprint, or a Blueprint attribute), if any."""
-    try:
-        found: object = importlib.import_module(CONSOLE_MODULE)
-    except ModuleNotFoundError as error:
-        if error.name not in ("bot.services.console", CONSOLE_MODULE):
-            raise
-        try:
-            found = getattr(importlib.import_module("bot.services.console"), "blueprint", None)
-        except ModuleNotFoundError as inner:
-            if inner.name != "bot.services.console":
-                raise
-            return None
-    if isinstance(found, Blueprint):
-        return found
-    if isinstance(found, ModuleType):
-        for name in ("blueprint", "bp", "console"):
-            candidate = getattr(found, name, None)
-            if isinstance(candidate, Blueprint):
-                return candidate
-        factory = getattr(found, "create_blueprint", None)
-        if callable(factory):
-            candidate = factory()
-            if isinstance(candidate, Blueprint):
-                return candidate
-    logger.warning("web: %s exists but holds no Flask Blueprint; console not registered", CONSOLE_MODULE)
-    return None
 
 
 PAGE_TEXTS = Path(__file__).parent / "texts" / "nl.yml"
@@ -205,10 +174,7 @@ def create_app(environ: Optional[Mapping[str, str]] = None) -> Flask:
     # the client address (login throttling, logs) and scheme (HSTS, Secure cookie) behind proxies
     apply_proxy_fix(app, trusted_proxies(values.CONSOLE_TRUSTED_PROXIES))
     app.register_blueprint(site)
-    console = _console_blueprint()
-    if console is not None:
-        app.register_blueprint(console, url_prefix=console.url_prefix or "/console")
-        logger.info("web: console registered under %s", console.url_prefix or "/console")
+    app.register_blueprint(console_blueprint, url_prefix=console_blueprint.url_prefix or "/console")
     # residents propose offers (issue 20): the public form /aanbod-voorstellen, reviewed in the console
     from bot.services.offers.public import public as proposals
 
