@@ -27,8 +27,8 @@ import yaml
 
 from bot.rasa.stats_broker import AnonymousStatsBroker
 
-from .report import default_filters
-from .sink import InsightSink
+from bot.services.insight.report import default_filters
+from bot.services.insight.sink import InsightSink
 
 SCRIPT = Path(__file__).with_name("demo_conversations.yml")
 DEFAULT_CONVERSATIONS = 240

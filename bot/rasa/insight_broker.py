@@ -81,7 +81,7 @@ class InProcessInsightBroker(AnonymousStatsBroker):
             try:
                 if records:
                     if self._sink is None:
-                        from .sink import InsightSink
+                        from bot.services.insight.sink import InsightSink
 
                         self._sink = InsightSink.from_url(self.store_url)
                     self._sink.apply_many(records)

@@ -50,7 +50,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.services.insight.events import (
-    DEFAULT_EXCHANGE, DEFAULT_QUEUE, SCHEMA_VERSION, _catalogue_neighbourhoods, _moment, anonymise,
+    DEFAULT_EXCHANGE, DEFAULT_QUEUE, SCHEMA_VERSION, anonymise, catalogue_neighbourhoods, moment_of,
     conversation_hash, event_key, insight_labels, register_link_key,
 )
 
@@ -117,14 +117,14 @@ class AnonymousStatsBroker(EventBroker):
     def records(self, event: Dict[Text, Any]) -> List[Dict[str, Any]]:
         """The record of one event and its insight label records, each with the event's key."""
         if self._neighbourhoods is None:
-            self._neighbourhoods = _catalogue_neighbourhoods()
+            self._neighbourhoods = catalogue_neighbourhoods()
         record = anonymise(event, self.link_key)
         extras = insight_labels(event, self._neighbourhoods)
         if record is None and not extras:
             return []
         records = [record] if record is not None else []
         if extras:
-            moment = _moment(event)
+            moment = moment_of(event)
             day = moment.strftime("%Y-%m-%d")
             common: Dict[str, Any] = {"schema": SCHEMA_VERSION, "day": day, "hour": moment.hour}
             conversation = conversation_hash(self.link_key, event.get("sender_id"), day)

@@ -282,3 +282,27 @@ def test_the_description_in_another_language_is_saved_shown_and_checked(client, 
     # emptying a field removes that language
     post_offer(client, {**offer_form(description_en=english), "action": "save"}, path)
     assert dict(CatalogueStore(store).draft_catalogue().offer("vs-koffie-akkers").descriptions) == {"en": english}
+
+
+def test_the_draft_is_checked_once_until_it_or_a_catalogue_file_changes(store, monkeypatch) -> None:
+    """Every editor page checks the draft; the same text is validated once (per day), and again
+    when a catalogue file it may include changes."""
+    import os
+
+    from bot.domain.catalogue.published import DOCUMENT_PATH
+
+    calls: list[str] = []
+    original = CatalogueStore.validate
+    monkeypatch.setattr(CatalogueStore, "validate", staticmethod(lambda text: calls.append(text) or original(text)))
+    catalogue_store = CatalogueStore(store)
+    text = catalogue_store.draft_text() + "\n# checked by test_the_draft_is_checked_once\n"
+    first = catalogue_store._checked(text)
+    assert catalogue_store._checked(text) is first and len(calls) == 1
+    national = DOCUMENT_PATH.parent / "national.yml"
+    before = national.stat()
+    os.utime(national, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    try:
+        catalogue_store._checked(text)
+        assert len(calls) == 2
+    finally:
+        os.utime(national, ns=(before.st_atime_ns, before.st_mtime_ns))

@@ -134,3 +134,20 @@ def test_the_layers_are_the_folders() -> None:
     assert LAYERS["bot.domain"] < LAYERS["bot.services"] < LAYERS["bot.rasa"]
     loose = [m for m in import_graph() if layer_of(m) == "bot" and m != "bot"]
     assert not loose, loose
+
+
+def test_every_import_of_the_project_names_a_module_that_exists() -> None:
+    """Also the imports inside functions (a relative import left behind by a move fails only when
+    that function runs)."""
+    modules = _modules()
+    missing = []
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.ImportFrom):
+                targets = [_base(name, path, node)]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            missing += [f"{name} -> {t}" for t in targets if t.split(".")[0] in PACKAGES and t not in modules]
+    assert not missing, missing

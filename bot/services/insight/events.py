@@ -34,7 +34,7 @@ def _label(value: Any) -> Optional[str]:
     return value if isinstance(value, str) and _LABEL.match(value) else None
 
 
-def _moment(event: Dict[str, Any]) -> datetime:
+def moment_of(event: Dict[str, Any]) -> datetime:
     stamp = event.get("timestamp")
     try:
         return datetime.fromtimestamp(float(stamp), tz=timezone.utc)
@@ -81,7 +81,7 @@ def anonymise(event: Dict[str, Any], hash_key: str = "") -> Optional[Dict[str, A
         record = {"type": "session"}
     else:
         return None
-    moment = _moment(event)
+    moment = moment_of(event)
     day = moment.strftime("%Y-%m-%d")
     record.update(schema=SCHEMA_VERSION, day=day, hour=moment.hour)
     conversation = conversation_hash(hash_key, event.get("sender_id"), day)
@@ -130,14 +130,15 @@ def register_link_key(holder: Any) -> None:
 
 def link_keys(environ: Any = None) -> List[str]:
     """The keys the conversation hashes of this process are made with: ``STATS_HASH_KEY`` and the
-    key of every statistics broker alive here (register_link_key) (its own random key when none is set). The erasure
-    needs them to find a conversation's working rows (bot/services/insight/privacy.py)."""
+    key of every statistics broker alive here (``register_link_key``; a broker's own random key
+    when none is set). The erasure needs them to find a conversation's working rows
+    (bot/services/insight/privacy.py)."""
     keys = [str(settings.current(environ).STATS_HASH_KEY or "").strip()]
     keys += [holder.link_key for holder in list(_key_holders)]
     return sorted({key for key in keys if key})
 
 
-def _catalogue_neighbourhoods() -> Dict[str, str]:
+def catalogue_neighbourhoods() -> Dict[str, str]:
     try:
         from bot.domain.catalogue import load_catalogue
 

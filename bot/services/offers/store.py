@@ -12,7 +12,8 @@ import io
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
@@ -164,6 +165,25 @@ def unified_diff(old: Optional[str], new: str, old_name: str, new_name: str) -> 
                                         fromfile=old_name, tofile=new_name))
 
 
+def _catalogue_files_state() -> tuple:
+    """(name, modification time) of the catalogue files a document can include."""
+    return tuple((p.name, p.stat().st_mtime_ns) for p in sorted(DOCUMENT_PATH.parent.glob("*.yml")))
+
+
+@lru_cache(maxsize=16)
+def _checked(text: str, today: date, files_state: tuple) -> ValidationReport:
+    try:
+        early = markup_issues(text)  # before validation: an include is read by the validator
+    except Exception:  # noqa: BLE001 - not YAML: the validation says where and why
+        early = []
+    if early:
+        raise CatalogueInvalid(early)
+    report = CatalogueStore.validate(text)
+    if report.errors or report.catalogue is None:
+        raise CatalogueInvalid(report.errors)
+    return report
+
+
 class CatalogueStore:
     """Draft, versions and proposals in the case store's database."""
 
@@ -181,16 +201,10 @@ class CatalogueStore:
         return validate_text(text, DOCUMENT_PATH, check_gaps=False)
 
     def _checked(self, text: str) -> ValidationReport:
-        try:
-            early = markup_issues(text)  # before validation: an include is read by the validator
-        except Exception:  # noqa: BLE001 - not YAML: the validation says where and why
-            early = []
-        if early:
-            raise CatalogueInvalid(early)
-        report = self.validate(text)
-        if report.errors or report.catalogue is None:
-            raise CatalogueInvalid(report.errors)
-        return report
+        """The report of a valid document, else CatalogueInvalid. Every page of the editor checks
+        the draft again: the same text is checked once a day, and again when a catalogue file
+        that it may include changes."""
+        return _checked(text, date.today(), _catalogue_files_state())
 
     # --- the draft ------------------------------------------------------------------------------
 
