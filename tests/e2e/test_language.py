@@ -71,7 +71,7 @@ def stand_in_core_model(tmp_path_factory) -> Path:
 def test_core_model_path_is_chosen_and_loads_in_rasa(stand_in_core_model):
     script = (
         "import json\n"
-        "from bot import language\n"
+        "from bot.domain import language\n"
         "from bot.rasa.nlu.dutch_spacy import DutchSpacyNLP\n"
         "name = language.resolve(build=False)\n"
         "model = DutchSpacyNLP.load_model(name)\n"

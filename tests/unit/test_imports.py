@@ -9,6 +9,7 @@ parent package (``bot.domain.catalogue`` before ``bot.domain.catalogue.model``) 
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
@@ -52,6 +53,7 @@ def _base(module: str, path: Path, node: ast.ImportFrom) -> str:
     return ".".join(package + ([node.module] if node.module else []))
 
 
+@lru_cache(maxsize=1)
 def import_graph() -> dict[str, set[str]]:
     """module -> the modules of bot/, actions/ and tools/ it imports (anywhere in the file)."""
     modules = _modules()

@@ -259,13 +259,25 @@ def _read(path: Path, display: str, issues: list[Issue]) -> _Doc | None:
     if size > MAX_FILE_BYTES:
         issues.append(Issue(display, None, "", f"file is too large ({size} bytes)", kind="yaml"))
         return None
+    key = (str(path), path.stat().st_mtime_ns, size, display)
+    if key in _READ:
+        return _READ[key]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         issues.append(Issue(display, None, "", f"cannot be read as UTF-8 text ({exc.__class__.__name__})",
                             kind="yaml"))
         return None
-    return _parse(text, path, display, issues)
+    doc = _parse(text, path, display, issues)
+    if doc is not None:  # a file that parses is kept until it changes (the editor checks often)
+        if len(_READ) >= 16:
+            _READ.clear()
+        _READ[key] = doc
+    return doc
+
+
+# parsed catalogue files by (path, modification time, size, display name); read-only trees
+_READ: dict[tuple, _Doc] = {}
 
 
 def _parse(text: str, path: Path, display: str, issues: list[Issue]) -> _Doc | None:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
+import yaml
 from sqlalchemy.exc import IntegrityError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -96,7 +97,7 @@ def markup_issues(text: str) -> list[Issue]:
         elif isinstance(node, str) and ("<" in node or ">" in node):
             found.append(Issue(DOCUMENT_DISPLAY, None, path, "'<' and '>' are not allowed (no HTML or script)"))
 
-    data = parse(text)
+    data = yaml.load(text, Loader=yaml.CSafeLoader)  # values only: the fast C parser will do
     walk(data, "")
     includes = data.get("include") if isinstance(data, Mapping) else None
     for i, name in enumerate(includes or []):
@@ -140,11 +141,11 @@ def _summary(old: Optional[str], new: str) -> str:
         if not text:
             return {}
         try:
-            data = parse(text)
+            data = yaml.load(text, Loader=yaml.CSafeLoader)  # values only: the fast C parser will do
         except Exception:  # noqa: BLE001 - a summary is a nicety
             return {}
         items = data.get("offers") if isinstance(data, Mapping) else None
-        return {str(o.get("id")): dump(o) for o in items or [] if isinstance(o, Mapping)}
+        return {str(o.get("id")): o for o in items or [] if isinstance(o, Mapping)}
 
     before, after = offers(old), offers(new)
     added = [k for k in after if k not in before]
