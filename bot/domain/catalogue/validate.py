@@ -251,15 +251,15 @@ def _today(today: date | None) -> date:
 
 def _read(path: Path, display: str, issues: list[Issue]) -> _Doc | None:
     try:
-        size = path.stat().st_size
+        stat = path.stat()
     except OSError:
         issues.append(Issue(display, None, "", "file not found; give the path of a catalogue .yml file",
                             kind="include"))
         return None
-    if size > MAX_FILE_BYTES:
-        issues.append(Issue(display, None, "", f"file is too large ({size} bytes)", kind="yaml"))
+    if stat.st_size > MAX_FILE_BYTES:
+        issues.append(Issue(display, None, "", f"file is too large ({stat.st_size} bytes)", kind="yaml"))
         return None
-    key = (str(path), path.stat().st_mtime_ns, size, display)
+    key = (str(path), stat.st_mtime_ns, stat.st_size, display)
     if key in _READ:
         return _READ[key]
     try:
